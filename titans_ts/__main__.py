@@ -1,0 +1,7 @@
+"""Allow ``python -m titans_ts`` as an alias of the ``titans-ts`` command."""
+
+import sys
+
+from titans_ts.cli import main
+
+sys.exit(main())

@@ -1,0 +1,154 @@
+"""The neural long-term memory layer (§3.1, §4.4): projections, gates and the memory update op.
+
+    q_t, k_t, v_t = SiLU(Conv1d_causal(x_t W_Q | W_K | W_V)),  q_t, k_t ℓ2-normalised per head (§4.4)
+    θ_t = θ_max σ(x_t w_θ),  η_t = σ(x_t w_η),  α_t = σ(x_t w_α)       data-dependent gates, per head (§3.1)
+    y_t = M_t(q_t) after writing (k_t, v_t) with Eq. 13-18            (``ops.memory_update``)
+    out_t = (RMSNorm(y_t) ⊙ SiLU(x_t W_G)) W_O                         output norm and gate (§4.4)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .ops.memory_update import MemoryOpState, memory_update
+from .ops.memory_update.mlp import mlp_forward
+
+GateMode = Literal["token", "chunk"]
+
+
+@dataclass
+class MemoryState:
+    """What a ``NeuralMemory`` carries from one call to the next.
+
+    op:          the memory's weights, momentum and chunk position (``MemoryOpState``);
+    conv:        the last ``conv_size − 1`` projected inputs, the causal convolution's history (B, 3·H·d, K−1);
+    chunk_gates: θ, η, α of the chunk in progress (B, H, 3), used when gates are per chunk.
+    """
+
+    op: MemoryOpState
+    conv: Tensor
+    chunk_gates: Tensor
+
+    def detach(self) -> MemoryState:
+        """The same state cut from the autograd graph (truncated backprop through time)."""
+        return MemoryState(self.op.detach(), self.conv.detach(), self.chunk_gates.detach())
+
+
+class NeuralMemory(nn.Module):
+    """Neural long-term memory: ``y, state = memory(x, state)`` with x, y of shape (B, T, d_model).
+
+    Feeding a sequence in pieces, passing the returned state along, gives the same outputs as feeding it whole.
+
+    Args:
+        d_model: width of the input and output.
+        n_heads: number of independent memories; each sees d_head-wide keys, values and queries.
+        d_head: width per head (default d_model // n_heads).
+        depth: L_M, layers of the memory MLP (1 = linear matrix memory).
+        expansion: hidden width of a deep memory, as a multiple of d_head.
+        chunk_size: b, the mini-batch of Eq. 16 (gradients at the chunk-start weights).
+        conv_size: kernel of the depthwise causal convolution after the projections (1 disables it).
+        gates: "token" (θ, η, α per token, the default) or "chunk" (each chunk uses its first token's gates).
+        learned_init: M_0 is a parameter; otherwise M_0 is the zero function (last layer 0, hidden layers fixed).
+        theta_max: upper bound of the learning rate θ_t.
+        detach_state: cut the returned state from the graph (truncated backprop through time).
+        backend: memory-update path: "auto", "chunked", "recurrent" or (when registered) "triton".
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int = 4,
+        d_head: int | None = None,
+        depth: int = 2,
+        expansion: int = 2,
+        chunk_size: int = 16,
+        conv_size: int = 4,
+        gates: GateMode = "token",
+        learned_init: bool = True,
+        theta_max: float = 0.1,
+        detach_state: bool = False,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        if depth < 1 or chunk_size < 1 or conv_size < 1:
+            raise ValueError(f"depth, chunk_size and conv_size must be ≥ 1, got {depth}, {chunk_size}, {conv_size}")
+        if gates not in ("token", "chunk"):
+            raise ValueError(f"gates must be 'token' or 'chunk', got {gates!r}")
+        self.n_heads, self.d_head = n_heads, d_head or d_model // n_heads
+        self.chunk_size, self.conv_size, self.gate_mode = chunk_size, conv_size, gates
+        self.theta_max, self.detach_state, self.backend = theta_max, detach_state, backend
+        inner = n_heads * self.d_head
+        self.qkv = nn.Linear(d_model, 3 * inner, bias=False)
+        self.conv = nn.Conv1d(3 * inner, 3 * inner, conv_size, groups=3 * inner, bias=False)
+        self.gates = nn.Linear(d_model, 3 * n_heads)
+        with torch.no_grad():  # start near θ = θ_max / 2, η = 0.5, α ≈ 0.02
+            self.gates.bias.view(3, n_heads)[2].fill_(-4.0)
+        widths = [self.d_head] + [expansion * self.d_head] * (depth - 1) + [self.d_head]
+        init = [torch.randn(n_heads, i, o) / i**0.5 for i, o in zip(widths[:-1], widths[1:])]
+        if not learned_init:
+            init[-1].zero_()
+        self.init_weights = nn.ParameterList(nn.Parameter(w, requires_grad=learned_init) for w in init)
+        self.out_norm = nn.RMSNorm(self.d_head)
+        self.out_gate = nn.Linear(d_model, inner, bias=False)
+        self.out = nn.Linear(inner, d_model, bias=False)
+
+    def initial_state(self, batch: int) -> MemoryState:
+        """M_0 (learned or zero function), S_0 = 0, an empty convolution history, at the start of a chunk."""
+        weights = tuple(w.expand(batch, *w.shape) for w in self.init_weights)
+        momentum = tuple(torch.zeros_like(w) for w in weights)
+        ref = weights[0]
+        conv = ref.new_zeros(batch, self.conv.in_channels, self.conv_size - 1)
+        return MemoryState(MemoryOpState(weights, momentum, weights, 0), conv, ref.new_zeros(batch, self.n_heads, 3))
+
+    def _project(self, x: Tensor, history: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """q, k, v of shape (B, H, T, d_head) and the convolution history that follows x."""
+        batch, length, _ = x.shape
+        projected = torch.cat([history, self.qkv(x).transpose(1, 2)], dim=2)
+        qkv = F.silu(self.conv(projected)).view(batch, 3, self.n_heads, self.d_head, length)
+        q, k, v = qkv.permute(1, 0, 2, 4, 3).unbind(0)
+        history = projected[:, :, projected.shape[2] - (self.conv_size - 1) :]
+        return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, history
+
+    def _gates(self, x: Tensor, state: MemoryState) -> tuple[Tensor, Tensor]:
+        """θ_t, η_t, α_t stacked as (B, H, T, 3), and the gates of the chunk left open at the end of x."""
+        raw = self.gates(x).view(*x.shape[:2], 3, self.n_heads).permute(0, 3, 1, 2)
+        scale = raw.new_tensor([self.theta_max, 1.0, 1.0])
+        gates = torch.sigmoid(raw) * scale
+        if self.gate_mode == "chunk":
+            positions = torch.arange(x.shape[1], device=x.device)
+            opener = positions - (state.op.offset + positions) % self.chunk_size  # index of each chunk's first token
+            own = gates[:, :, opener.clamp(min=0)]
+            gates = torch.where((opener < 0)[:, None], state.chunk_gates[:, :, None], own)
+        return gates, gates[:, :, -1]
+
+    def _output(self, y: Tensor, x: Tensor) -> Tensor:
+        """Per-head RMSNorm of the read-out, SiLU gate from x, output projection."""
+        y = self.out_norm(y).transpose(1, 2).reshape(*x.shape[:2], -1)
+        return self.out(y * F.silu(self.out_gate(x)))
+
+    def forward(self, x: Tensor, state: MemoryState | None = None) -> tuple[Tensor, MemoryState]:
+        """Write every token of x into the memory and read each after its write (Eq. 13-18)."""
+        state = state or self.initial_state(x.shape[0])
+        q, k, v, history = self._project(x, state.conv)
+        gates, open_gates = self._gates(x, state)
+        theta, eta, alpha = gates.unbind(-1)
+        y, op_state = memory_update(q, k, v, theta, eta, alpha, state.op, self.chunk_size, self.backend)
+        new_state = MemoryState(op_state, history, open_gates)
+        return self._output(y, x), new_state.detach() if self.detach_state else new_state
+
+    def read(self, x: Tensor, state: MemoryState | None = None) -> Tensor:
+        """M*(q_t): read the memory as it stands in ``state`` without writing (Eq. 15, and Eq. 21 of MAC).
+
+        The queries' convolution starts from an empty history: x is a stream of its own, not the written one.
+        """
+        state = state or self.initial_state(x.shape[0])
+        q, _, _, _ = self._project(x, torch.zeros_like(state.conv))
+        return self._output(mlp_forward(state.op.weights, q), x)
+
+
+__all__ = ["MemoryState", "NeuralMemory"]
