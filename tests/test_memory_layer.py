@@ -1,0 +1,81 @@
+"""NeuralMemory as a layer: streaming, read without write, backends, options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from titans_ts import NeuralMemory
+
+
+def layer(**kwargs) -> NeuralMemory:
+    torch.manual_seed(0)
+    return NeuralMemory(16, n_heads=2, chunk_size=4, **kwargs).double()
+
+
+@pytest.mark.parametrize("gates", ["token", "chunk"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_stream_in_pieces_equals_whole(gates: str, depth: int) -> None:
+    memory = layer(gates=gates, depth=depth)
+    x = torch.randn(2, 23, 16, dtype=torch.float64)
+    y_whole, s_whole = memory(x)
+    state, outputs = None, []
+    for piece in x.split([5, 1, 8, 9], dim=1):
+        y, state = memory(piece, state)
+        outputs.append(y)
+    torch.testing.assert_close(torch.cat(outputs, dim=1), y_whole, rtol=1e-12, atol=1e-12)
+    for a, b in zip(state.op.weights, s_whole.op.weights):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state.conv, s_whole.conv)
+
+
+def test_chunked_and_recurrent_layers_agree_with_gradients() -> None:
+    memory = layer()
+    x = torch.randn(2, 19, 16, dtype=torch.float64, requires_grad=True)
+    results = []
+    for backend in ("recurrent", "chunked"):
+        memory.backend = backend
+        y, _ = memory(x)
+        grads = torch.autograd.grad(y.pow(2).sum(), [x, *memory.parameters()])
+        results.append((y, grads))
+    (y_ref, g_ref), (y, g) = results
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_read_does_not_write_and_zero_init_reads_zero() -> None:
+    memory = layer(learned_init=False)
+    x = torch.randn(1, 6, 16, dtype=torch.float64)
+    state = memory.initial_state(1)
+    assert memory.read(x, state).abs().max() == 0  # M_0 is the zero function: nothing is stored yet
+    assert not any(p.requires_grad for p in memory.init_weights)
+    _, state = memory(x, state)
+    weights = [w.clone() for w in state.op.weights]
+    assert memory.read(x, state).abs().max() > 0
+    assert all(torch.equal(a, b) for a, b in zip(weights, state.op.weights))
+
+
+def test_detach_state_cuts_the_graph() -> None:
+    x = torch.randn(1, 5, 16, dtype=torch.float64)
+    _, attached = layer()(x)
+    _, detached = layer(detach_state=True)(x)
+    assert attached.op.weights[0].requires_grad
+    assert not any(t.requires_grad for t in (*detached.op.weights, *detached.op.momentum, detached.conv))
+
+
+def test_gates_per_chunk_are_constant_within_chunks() -> None:
+    memory = layer(gates="chunk")
+    x = torch.randn(1, 10, 16, dtype=torch.float64)
+    gates, _ = memory._gates(x, memory.initial_state(1))
+    for start in (0, 4, 8):
+        block = gates[:, :, start : start + 4]
+        assert torch.equal(block, block[:, :, :1].expand_as(block))
+    assert not torch.equal(gates[:, :, 0], gates[:, :, 4])
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="gates must be 'token' or 'chunk'"):
+        NeuralMemory(16, gates="sometimes")
+    with pytest.raises(ValueError, match="must be ≥ 1"):
+        NeuralMemory(16, depth=0)
