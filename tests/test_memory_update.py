@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import leaves, make_memory_inputs, run_op
+
 from titans_ts.ops.memory_update import (
     MemoryOpState,
     memory_update,
