@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import leaves, make_memory_inputs, run_op
+from memory_inputs import leaves, make_memory_inputs, run_op
 
 from titans_ts.ops.memory_update import (
     MemoryOpState,

@@ -1,10 +1,9 @@
-"""Shared fixtures: random inputs of the memory-update op."""
+"""Random inputs of the memory-update op, shared by the op tests (and the kernel tests to come)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 import torch
 import torch.nn.functional as F
 
@@ -62,8 +61,3 @@ def run_op(op: Callable, inputs: dict[str, object], chunk_size: int) -> tuple[to
     state = MemoryOpState(inputs["weights"], inputs["momentum"], inputs["weights"], 0)
     names = ("q", "k", "v", "theta", "eta", "alpha")
     return op(*(inputs[n] for n in names), state, chunk_size)
-
-
-@pytest.fixture
-def memory_inputs() -> Callable[..., dict[str, object]]:
-    return make_memory_inputs
