@@ -1,0 +1,43 @@
+"""Benchmark datasets by name: the ETTh1 copy bundled in the package and the files of the shared data dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from titans_ts.data.errors import DataError
+
+BUNDLED_DIR = Path(__file__).parent
+DEFAULT_DATA_DIR = Path("../shared/data")  # relative to the working directory: the project root's sibling
+_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+
+
+def available_datasets(data_dir: str | Path | None = None) -> dict[str, Path]:
+    """Dataset name -> file: the bundled files, then (taking precedence) those one folder deep in
+    ``data_dir``, e.g. ``ett/ETTh2.csv.gz``; ``data_dir`` defaults to ``../shared/data`` relative to the
+    working directory."""
+    found = {_stem(p): p for p in sorted(BUNDLED_DIR.iterdir()) if _stem(p)}
+    root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    if root.is_dir():
+        found.update({_stem(p): p for p in sorted(root.glob("*/*")) if _stem(p)})
+    return found
+
+
+def resolve_dataset(name: str, data_dir: str | Path | None = None) -> Path:
+    """The file of dataset ``name`` (any case, e.g. "ETTh1"); DataError listing the known names if absent."""
+    found = available_datasets(data_dir)
+    by_lower = {key.lower(): path for key, path in found.items()}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    raise DataError(
+        f"unknown dataset {name!r}; available: {', '.join(sorted(found))} (bundled and {root.resolve()}); "
+        "pass a file with --data"
+    )
+
+
+def _stem(path: Path) -> str | None:
+    """``path``'s name without a data suffix, or None if it is not a data file."""
+    for suffix in _SUFFIXES:
+        if path.is_file() and path.name.lower().endswith(suffix):
+            return path.name[: -len(suffix)]
+    return None

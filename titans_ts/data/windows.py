@@ -1,0 +1,56 @@
+"""Sliding (lookback, horizon) windows over a block of rows, as Time-Series-Library's forecasting datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from titans_ts.data.errors import DataError, require_positive
+
+
+class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Every window of ``rows`` (time x channels) with stride 1, none dropped.
+
+    Item i is ``(x, y)`` with x = rows[i : i + lookback] (shape (lookback, C_in)) and
+    y = rows[i + lookback : i + lookback + horizon, out_index] (shape (horizon, C_out); all channels when
+    ``out_index`` is None), both float32 tensors. There are len(rows) - lookback - horizon + 1 windows;
+    DataError if there are none. ``name`` (e.g. "ETTh1.csv.gz [test]") prefixes error messages.
+    """
+
+    def __init__(
+        self,
+        rows: np.ndarray,
+        lookback: int,
+        horizon: int,
+        out_index: Sequence[int] | None = None,
+        name: str = "rows",
+    ) -> None:
+        require_positive("lookback", lookback, name)
+        require_positive("horizon", horizon, name)
+        data = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+        if data.ndim != 2:
+            raise DataError(f"{name}: rows must be 2-D (time x channels), got shape {tuple(data.shape)}")
+        self.count = data.shape[0] - lookback - horizon + 1
+        if self.count <= 0:
+            raise DataError(
+                f"{name}: no windows: {data.shape[0]} rows, but lookback {lookback} + horizon {horizon} "
+                f"needs at least {lookback + horizon}"
+            )
+        self.lookback = lookback
+        self.horizon = horizon
+        self.x_rows = data
+        self.y_rows = data if out_index is None else data[:, list(out_index)].contiguous()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if index < 0:
+            index += self.count
+        if not 0 <= index < self.count:
+            raise IndexError(f"window {index} out of range for {self.count} windows")
+        start = index + self.lookback
+        return self.x_rows[index:start], self.y_rows[start : start + self.horizon]
