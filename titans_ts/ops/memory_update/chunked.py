@@ -20,6 +20,8 @@ non-linear recurrence between chunks is exact.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
@@ -54,18 +56,37 @@ def _keys_through_memory(
     return inputs, errors
 
 
-def _update_chunk(
-    q: Tensor, k: Tensor, v: Tensor, theta: Tensor, eta: Tensor, alpha: Tensor, state: MemoryOpState
-) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """One chunk (all its gradients at ``state.reference``): outputs, then M and S after its last token."""
+class ChunkCoefficients(NamedTuple):
+    """The scans of one or more chunks, gates (..., c) → matrices (..., c, c) and vectors (..., c)."""
+
+    write: Tensor  # C = D F diag(θ): weight of u_s in M_t
+    momentum_write: Tensor  # F diag(θ): weight of u_s in S_t
+    weight_carry: Tensor  # β_t: weight of M_{t'} in M_t
+    momentum_into_weights: Tensor  # g_t: weight of S_{t'} in M_t
+    momentum_carry: Tensor  # E_t: weight of S_{t'} in S_t
+
+
+def chunk_coefficients(theta: Tensor, eta: Tensor, alpha: Tensor) -> ChunkCoefficients:
+    """The momentum and decay scans of Eq. 17-18 for chunks of gates laid out along the last axis."""
     keep = 1 - alpha
     momentum_decay = segment_products(eta)  # F
     forget_decay = segment_products(keep)  # D
     momentum_carry = eta.cumprod(dim=-1)  # E
-    weight_carry = keep.cumprod(dim=-1)  # β
-    write = forget_decay @ (momentum_decay * theta.unsqueeze(-2))  # C
-    momentum_into_weights = (forget_decay @ momentum_carry.unsqueeze(-1)).squeeze(-1)  # g
+    momentum_write = momentum_decay * theta.unsqueeze(-2)
+    return ChunkCoefficients(
+        write=forget_decay @ momentum_write,
+        momentum_write=momentum_write,
+        weight_carry=keep.cumprod(dim=-1),
+        momentum_into_weights=(forget_decay @ momentum_carry.unsqueeze(-1)).squeeze(-1),
+        momentum_carry=momentum_carry,
+    )
 
+
+def _update_chunk(
+    q: Tensor, k: Tensor, v: Tensor, coefficients: ChunkCoefficients, state: MemoryOpState, last: int
+) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """One chunk (all its gradients at ``state.reference``): outputs, then M and S after its token ``last``."""
+    write, momentum_write, weight_carry, momentum_into_weights, momentum_carry = coefficients
     inputs, errors = _keys_through_memory(state.reference, k, v)
     x = q
     for i, (w, s, a, d) in enumerate(zip(state.weights, state.momentum, inputs, errors)):
@@ -77,9 +98,9 @@ def _update_chunk(
             - (write * (x @ a.transpose(-1, -2))) @ d
         )
 
-    last_write = write[..., -1, :].unsqueeze(-1)
-    last_momentum_write = (momentum_decay[..., -1, :] * theta).unsqueeze(-1)
-    beta, gain, carry = (c[..., -1, None, None] for c in (weight_carry, momentum_into_weights, momentum_carry))
+    last_write = write[..., last, :].unsqueeze(-1)
+    last_momentum_write = momentum_write[..., last, :].unsqueeze(-1)
+    beta, gain, carry = (c[..., last, None, None] for c in (weight_carry, momentum_into_weights, momentum_carry))
     weights = tuple(
         beta * w + gain * s - a.transpose(-1, -2) @ (last_write * d)
         for w, s, a, d in zip(state.weights, state.momentum, inputs, errors)
@@ -89,6 +110,14 @@ def _update_chunk(
         for s, a, d in zip(state.momentum, inputs, errors)
     )
     return x, weights, momentum
+
+
+def _as_chunks(x: Tensor, chunk_size: int) -> Tensor:
+    """(B, H, T, ...) → (B, H, N, b, ...), zero-padding the last chunk (padded rows are never read)."""
+    pad = -x.shape[2] % chunk_size
+    if pad:
+        x = torch.cat([x, x.new_zeros(*x.shape[:2], pad, *x.shape[3:])], dim=2)
+    return x.view(*x.shape[:2], -1, chunk_size, *x.shape[3:])
 
 
 def memory_update_chunked(
@@ -105,17 +134,30 @@ def memory_update_chunked(
 
     Chunks follow the stream's own grid: when ``state.offset`` > 0 the first chunk only completes the chunk
     the previous call left open, so feeding a sequence in pieces gives exactly what feeding it whole gives.
+    The scans of all chunks are computed at once; only the memory's own recurrence loops over chunks.
     """
     weights, momentum, reference, offset = state
-    outputs, start, length = [], 0, q.shape[2]
-    while start < length:
-        stop = min(start + chunk_size - offset, length)
-        piece = (t[:, :, start:stop] for t in (q, k, v, theta, eta, alpha))
-        y, weights, momentum = _update_chunk(*piece, MemoryOpState(weights, momentum, reference, offset))
+    length = q.shape[2]
+    outputs = []
+    head = min(chunk_size - offset, length) if offset else 0
+    if head:  # finish the chunk left open by the previous call
+        gates = chunk_coefficients(*(g[:, :, :head] for g in (theta, eta, alpha)))
+        y, weights, momentum = _update_chunk(q[:, :, :head], k[:, :, :head], v[:, :, :head], gates, state, head - 1)
         outputs.append(y)
-        offset = (offset + stop - start) % chunk_size
-        if offset == 0:
-            reference = weights
-        start = stop
+        offset = (offset + head) % chunk_size
+        reference = weights if offset == 0 else reference
+    if head < length:
+        rest = length - head
+        gates = chunk_coefficients(*(_as_chunks(g[:, :, head:], chunk_size) for g in (theta, eta, alpha)))
+        qs, ks, vs = (_as_chunks(t[:, :, head:], chunk_size) for t in (q, k, v))
+        n_chunks = qs.shape[2]
+        for n in range(n_chunks):
+            last = chunk_size - 1 if n + 1 < n_chunks else (rest - 1) % chunk_size
+            chunk_gates = ChunkCoefficients(*(c[:, :, n] for c in gates))
+            step_state = MemoryOpState(weights, momentum, weights, 0)
+            y, weights, momentum = _update_chunk(qs[:, :, n], ks[:, :, n], vs[:, :, n], chunk_gates, step_state, last)
+            outputs.append(y[:, :, : last + 1])
+        offset = rest % chunk_size
+        reference = step_state.weights if offset else weights
     y = torch.cat(outputs, dim=2) if outputs else q.new_zeros(*q.shape[:3], v.shape[-1])
     return y, MemoryOpState(weights, momentum, reference, offset)
