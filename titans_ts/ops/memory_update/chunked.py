@@ -149,13 +149,14 @@ def memory_update_chunked(
     if head < length:
         rest = length - head
         gates = chunk_coefficients(*(_as_chunks(g[:, :, head:], chunk_size) for g in (theta, eta, alpha)))
-        qs, ks, vs = (_as_chunks(t[:, :, head:], chunk_size) for t in (q, k, v))
-        n_chunks = qs.shape[2]
-        for n in range(n_chunks):
+        # unbind, not indexing: its backward stacks the chunks' gradients once instead of once per chunk
+        chunks = zip(*(_as_chunks(t[:, :, head:], chunk_size).unbind(2) for t in (q, k, v)),
+                     *(c.unbind(2) for c in gates))
+        n_chunks = -(-rest // chunk_size)
+        for n, (q_n, k_n, v_n, *gates_n) in enumerate(chunks):
             last = chunk_size - 1 if n + 1 < n_chunks else (rest - 1) % chunk_size
-            chunk_gates = ChunkCoefficients(*(c[:, :, n] for c in gates))
             step_state = MemoryOpState(weights, momentum, weights, 0)
-            y, weights, momentum = _update_chunk(qs[:, :, n], ks[:, :, n], vs[:, :, n], chunk_gates, step_state, last)
+            y, weights, momentum = _update_chunk(q_n, k_n, v_n, ChunkCoefficients(*gates_n), step_state, last)
             outputs.append(y[:, :, : last + 1])
         offset = rest % chunk_size
         reference = step_state.weights if offset else weights
