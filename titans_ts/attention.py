@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 
 def rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
-    """Rotate pairs of features of x (B, H, T, d) by angles positions · base^(−2i/d) (RoPE, Su et al. 2021)."""
+    """Rotate pairs of features of x (B, H, T, d) by positions · base^(−2i/d) (RoPE; the paper names no encoding)."""
     half = x.shape[-1] // 2
     freqs = base ** (-torch.arange(half, device=x.device, dtype=x.dtype) / half)
     angles = positions.to(x.dtype)[:, None] * freqs
@@ -36,7 +36,7 @@ def segment_mask(length: int, n_persistent: int, device: torch.device | None = N
 
 
 class Attention(nn.Module):
-    """Multi-head attention of queries from x over a context: softmax(Q K^T / √d + mask) V, then W_O."""
+    """Multi-head attention (the Attn of Eq. 23, 27, 31): softmax(Q K^T / √d + mask) V, then W_O."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()

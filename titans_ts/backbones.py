@@ -18,7 +18,7 @@ from .persistent import PersistentMemory
 
 
 def build_memory(config: TitansConfig) -> NeuralMemory:
-    """The neural memory of one block, as the config describes it."""
+    """The neural memory (Eq. 12-18) of one block, as the config describes it."""
     return NeuralMemory(
         config.d_model,
         n_heads=config.n_heads,
@@ -128,7 +128,7 @@ MIXERS: dict[str, type[nn.Module]] = {
 
 
 class FeedForward(nn.Module):
-    """SwiGLU feed-forward: (SiLU(x W_1) ⊙ x W_3) W_2."""
+    """SwiGLU feed-forward of every block (each mixer is paired with an MLP): (SiLU(x W_1) ⊙ x W_3) W_2."""
 
     def __init__(self, d_model: int, hidden: int) -> None:
         super().__init__()
@@ -141,7 +141,7 @@ class FeedForward(nn.Module):
 
 
 class TitansBlock(nn.Module):
-    """x ← x + Mixer(RMSNorm(x)); x ← x + FeedForward(RMSNorm(x)), with dropout on both branches."""
+    """One block (§4): x ← x + Mixer(RMSNorm(x)); x ← x + FeedForward(RMSNorm(x)), dropout on both branches."""
 
     def __init__(self, config: TitansConfig) -> None:
         super().__init__()
@@ -157,7 +157,7 @@ class TitansBlock(nn.Module):
 
 
 class Titans(nn.Module):
-    """A stack of Titans blocks: (B, T, d_model) embeddings in, (B, T, d_model) causal features out.
+    """Titans (§4): a stack of blocks, (B, T, d_model) embeddings in, (B, T, d_model) causal features out.
 
     MAG, MAL and LMM prepend the persistent tokens once to the sequence (Eq. 19) and drop their outputs at the
     end; MAC holds its persistent tokens in every segment's attention context (Eq. 22).

@@ -11,7 +11,7 @@ VARIANTS: tuple[str, ...] = ("mac", "mag", "mal", "lmm")
 
 @dataclass
 class TitansConfig:
-    """Configuration of ``Titans``; the defaults run on a CPU in seconds.
+    """Configuration of ``Titans`` (§4) and its memories (§3); the defaults run on a CPU in seconds.
 
     variant:        "mac" memory as context (Eq. 21-25), "mag" memory as gate (Eq. 26-28),
                     "mal" memory as layer (Eq. 29-31), "lmm" neural memory alone.

@@ -40,7 +40,7 @@ class MemoryState:
 
 
 class NeuralMemory(nn.Module):
-    """Neural long-term memory: ``y, state = memory(x, state)`` with x, y of shape (B, T, d_model).
+    """Neural long-term memory (§3.1, Eq. 12-18): ``y, state = memory(x, state)``, x and y of shape (B, T, d_model).
 
     Feeding a sequence in pieces, passing the returned state along, gives the same outputs as feeding it whole.
 
