@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from titans_ts.cli import main
+from pipelines.cli import main
 
 
 def test_info_prints_versions(capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,6 +29,7 @@ def test_help_lists_info(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "usage: titans-ts" in out
     assert "info" in out
+    assert "forecast" in out
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,8 +1,4 @@
-"""The ``titans-ts`` command line.
-
-Subcommands are registered in :func:`build_parser`; each one is a function taking the parsed
-arguments and returning a process exit code.
-"""
+"""``titans-ts info``: versions and the compute paths (CUDA, Triton kernels) available on this machine."""
 
 from __future__ import annotations
 
@@ -44,7 +40,7 @@ def triton_path_available() -> bool:
     return bool(triton_available())
 
 
-def cmd_info(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Print versions and the compute paths available on this machine."""
     import torch
 
@@ -61,30 +57,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="titans-ts",
-        description="Titans neural long-term memory for time-series forecasting and genomics.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-
-    info = sub.add_parser(
-        "info",
-        help="show versions and whether CUDA and the Triton kernels are available",
-        description="Print titans-ts, Python, torch and Triton versions, CUDA availability "
-        "(with the device name) and whether the Triton kernel path can be used.",
-    )
-    info.set_defaults(func=cmd_info)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    return int(args.func(args))
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the (option-less) ``info`` subcommand on ``parser``."""
+    parser.set_defaults(func=run)

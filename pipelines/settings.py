@@ -1,0 +1,49 @@
+"""``TrainSettings``: how a forecaster is trained, checked on construction (no Lightning import, so that the command
+line can validate options before the heavy libraries load)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+LOSSES = ("mse", "mae", "huber")
+LR_SCHEDULES = ("constant", "halving", "cosine")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train: Adam at ``lr`` on ``loss``; at most ``epochs`` epochs, stopping after ``patience`` epochs
+    without a lower validation MSE; ``max_train_batches`` caps the batches per epoch (None: all); ``device`` is
+    "auto" (CUDA when present), "cpu" or "cuda". ``lr_schedule``, stepped per epoch: "constant", "halving" (lr·0.5^e
+    in epoch e, Time-Series-Library's "type1") or "cosine" (annealed to 0 over ``epochs``). ValueError for a bad
+    value, or for "cuda" on a machine without CUDA."""
+
+    lr: float = 1e-3
+    batch_size: int = 32
+    epochs: int = 10
+    patience: int = 3
+    loss: str = "mse"
+    max_train_batches: int | None = None
+    device: str = "auto"
+    lr_schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        for name, choices in (("loss", LOSSES), ("lr_schedule", LR_SCHEDULES), ("device", DEVICES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device cuda requested, but torch sees no CUDA device")
+        for name in ("batch_size", "epochs", "max_train_batches"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be ≥ 1; got {value}")
+        if self.patience < 0 or self.lr <= 0:
+            raise ValueError(f"patience must be ≥ 0 and lr > 0; got {self.patience} and {self.lr}")
+
+    @property
+    def accelerator(self) -> str:
+        """Lightning's accelerator: "gpu" for "cuda", and for "auto" when CUDA is present; else "cpu"."""
+        cuda = self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
+        return "gpu" if cuda else "cpu"

@@ -1,0 +1,321 @@
+"""Tune a pipeline with Optuna: TPE (or random) sampling, median or Hyperband pruning on the per-epoch validation
+score, every trial a nested MLflow run under one parent run per study.
+
+The study lives in --storage (default: the local sqlite file optuna.db). Several processes, or machines, that name
+the same --study-name and a shared storage (postgresql://user:password@host/db) tune one study together; --workers N
+starts N local processes. --trials is the number of trials this command runs, split over its workers. The parent
+run gets the best parameters and value and Optuna's optimisation-history and parameter-importance figures;
+--best-to writes the best configuration as a config file that ``titans-ts forecast --config`` runs again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipelines import forecast
+from pipelines.config_file import read_config
+from pipelines.search_space import FORECAST_SPACE, merge_space, suggest
+from titans_ts.data import DataError
+
+PROG = "titans-ts tune forecast"
+DEFAULT_STORAGE = "sqlite:///optuna.db"
+TUNE_ONLY = (
+    "trials",
+    "timeout",
+    "study_name",
+    "storage",
+    "sampler",
+    "pruner",
+    "search_space",
+    "best_to",
+    "workers",
+    "worker_index",
+)
+PARENT_RUN_KEY = "mlflow_parent_run_id"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``tune <pipeline>`` subcommands: the pipeline's own options plus the tuning options."""
+    sub = parser.add_subparsers(dest="pipeline", title="pipelines", metavar="PIPELINE", required=True)
+    command = sub.add_parser(
+        "forecast",
+        help="tune the forecasting pipeline (validation MSE of the first --horizon)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    forecast.add_arguments(command)
+    command.epilog = (
+        "examples:\n"
+        "  titans-ts tune forecast --trials 20 --epochs 5 --max-train-batches 100\n"
+        "  titans-ts tune forecast --storage postgresql://titans:secret@db/optuna --study-name etth1 --workers 4\n"
+        "  titans-ts tune forecast --search-space space.yaml --best-to best.yaml\n"
+        "  titans-ts forecast --config best.yaml"
+    )
+    tune = command.add_argument_group("tuning")
+    tune.add_argument(
+        "--trials", type=int, default=20, help="trials this command runs, over its workers (default: %(default)s)"
+    )
+    tune.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting trials after this long")
+    tune.add_argument(
+        "--study-name",
+        help="the Optuna study (default: forecast-<dataset>-H<horizon>); "
+        "workers with the same name and storage share it",
+    )
+    tune.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        metavar="URL",
+        help="Optuna storage: sqlite:///file.db or postgresql://user:password@host:port/db (default: %(default)s)",
+    )
+    tune.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="(default: %(default)s)")
+    tune.add_argument(
+        "--pruner",
+        choices=("median", "hyperband", "none"),
+        default="median",
+        help="stop unpromising trials early on their per-epoch validation MSE (default: %(default)s)",
+    )
+    tune.add_argument(
+        "--search-space",
+        metavar="PATH",
+        help="YAML/TOML file of distributions or fixed values per option, merged over the default "
+        f"space ({', '.join(FORECAST_SPACE)})",
+    )
+    tune.add_argument("--best-to", metavar="PATH", help="write the best configuration here (.yaml or .toml)")
+    tune.add_argument(
+        "--workers", type=int, default=1, help="local worker processes sharing the study (default: %(default)s)"
+    )
+    tune.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    command.set_defaults(func=run_tune_forecast, subcommand="forecast")
+
+
+def make_sampler(name: str, seed: int) -> Any:
+    """TPE or random sampling, seeded (each worker gets its own seed so workers do not repeat each other)."""
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed) if name == "tpe" else optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(name: str, max_epochs: int) -> Any:
+    """Median pruning after 3 finished trials and 1 epoch, Hyperband over the epochs, or none."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs, 1))
+    return optuna.pruners.NopPruner()
+
+
+def worker_command(config: Path, index: int, trials: int) -> list[str]:
+    """The command line of local worker ``index``: every option of this command (in ``config``), its trials."""
+    share = ["--workers", "1", "--worker-index", str(index), "--trials", str(trials)]
+    return [sys.executable, "-m", "titans_ts", "tune", "forecast", "--config", str(config), *share]
+
+
+def parent_run(study: Any, experiment: str) -> str:
+    """The MLflow parent run of ``study`` (created once and remembered in the study's user attributes)."""
+    import mlflow
+
+    run_id = study.user_attrs.get(PARENT_RUN_KEY)
+    if run_id:
+        return run_id
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    run = mlflow.MlflowClient().create_run(
+        experiment_id, run_name=f"study-{study.study_name}", tags={"optuna.study": study.study_name}
+    )
+    study.set_user_attr(PARENT_RUN_KEY, run.info.run_id)
+    return run.info.run_id
+
+
+def objective(args: argparse.Namespace, space: dict[str, Any], options: dict[str, Any], parent: str, study_dir: Path):
+    """The Optuna objective: one forecasting run on the trial's options, scored by its best validation MSE."""
+    import lightning as L
+    import mlflow
+    import optuna
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    from pipelines.tracking import EpochMetrics, flat_params
+    from pipelines.training import fit_and_predict
+    from titans_ts.forecasting import TitansForecaster
+
+    def run(trial: optuna.Trial) -> float:
+        values = suggest(trial, space)
+        trial_args = argparse.Namespace(**{**vars(args), **values})
+        trial_args.run_dir, trial_args.resume = str(study_dir / f"trial-{trial.number}"), False
+        job = forecast.plan(trial_args, {**options, **values})[0]
+        mlflow_run = mlflow.start_run(run_name=f"trial-{trial.number}", parent_run_id=parent)
+        run_id = mlflow_run.info.run_id
+        mlflow.log_params(flat_params({**job.options, "trial": trial.number}))
+        mlflow.set_tags({"optuna.study": trial.study.study_name, "optuna.trial": str(trial.number)})
+        L.seed_everything(trial_args.seed, workers=True)
+        pruning = PyTorchLightningPruningCallback(trial, monitor="val_mse")
+        try:
+            model = TitansForecaster(job.forecaster)
+            callbacks = [EpochMetrics(run_id), pruning]
+            fitted = fit_and_predict(model, job.data, job.settings, job.directory, False, callbacks)
+        except optuna.TrialPruned:
+            mlflow.set_tag("optuna.state", "PRUNED")
+            mlflow.end_run(status="KILLED")
+            raise
+        except BaseException:
+            mlflow.set_tag("optuna.state", "FAIL")
+            mlflow.end_run(status="FAILED")
+            raise
+        mlflow.log_metric("best_val_mse", fitted.val_mse)
+        mlflow.set_tag("optuna.state", "COMPLETE")
+        mlflow.end_run()
+        return fitted.val_mse
+
+    return run
+
+
+def summarise(study: Any, parent: str, space: dict[str, Any], options: dict[str, Any], best_to: str | None) -> None:
+    """Best parameters, value and Optuna's figures on the parent run; the best configuration to ``best_to``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import mlflow
+    import optuna
+    from optuna.visualization import matplotlib as plots
+
+    from pipelines.tracking import flat_params
+
+    states = [t.state for t in study.trials]
+    counts = {state.name.lower(): states.count(state) for state in optuna.trial.TrialState}
+    client = mlflow.MlflowClient()
+    for name, count in counts.items():
+        client.log_metric(parent, f"trials_{name}", count)
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not completed:
+        print(f"{PROG}: no trial completed; nothing to summarise")
+        return
+    best = study.best_trial
+    for key, value in flat_params({f"best.{k}": v for k, v in best.params.items()}).items():
+        client.set_tag(parent, key, value)  # tags, not params: later workers may find a better trial
+    client.log_metric(parent, "best_val_mse", best.value)
+    client.set_tag(parent, "best_trial", str(best.number))
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    for name, plot in (
+        ("optimization_history", plots.plot_optimization_history),
+        ("param_importances", plots.plot_param_importances),
+    ):
+        try:
+            figure = plot(study).figure
+        except (ValueError, RuntimeError, ZeroDivisionError) as err:  # e.g. importances need 2+ varied trials
+            print(f"{PROG}: {name} figure skipped: {err}")
+            continue
+        client.log_figure(parent, figure, f"{name}.png")
+    client.set_terminated(parent)
+    if best_to:
+        fixed = {name: spec for name, spec in space.items() if not isinstance(spec, Mapping)}
+        write_config(best_to, {**options, **fixed, **best.params})
+    print(
+        f"study {study.study_name}: best trial {best.number}, validation MSE {best.value:.4f}, params {best.params}; "
+        + ", ".join(f"{count} {name}" for name, count in counts.items() if count)
+    )
+
+
+def write_config(path: str | Path, options: dict[str, Any], keep: set[str] | frozenset[str] = frozenset()) -> None:
+    """``options`` as a config file for ``titans-ts forecast --config`` (.toml, else YAML); tuning and run-location
+    options are left out unless named in ``keep``."""
+    import yaml
+
+    dropped = set(TUNE_ONLY) | set(forecast.RUN_ONLY) | {"quick"}
+    kept = {k: v for k, v in options.items() if k in keep or k not in dropped}
+    if kept.get("data"):  # --data and --dataset exclude each other; --dataset only holds its default here
+        kept.pop("dataset", None)
+    target = Path(path)
+    if target.suffix.lower() == ".toml":
+        lines = [f"{key} = {toml_value(value)}" for key, value in kept.items() if value is not None]
+        target.write_text("\n".join(lines) + "\n")
+    else:
+        target.write_text(yaml.safe_dump(kept, sort_keys=True))
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for a config value (bool, number, string or list of them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def prepare(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], forecast.Job]:
+    """The forecast options of ``args``, the search space, and the first horizon's job (data read and checked).
+    DataError / ValueError for bad input."""
+    for name in ("trials", "workers"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be ≥ 1, got {getattr(args, name)}")
+    options = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("func", "presets", "command", "pipeline", "subcommand", *TUNE_ONLY)
+    }
+    options["horizon"] = [h for value in args.horizon for h in value]
+    overrides = read_config(args.search_space) if args.search_space else {}
+    space = merge_space(FORECAST_SPACE, overrides, args.search_space or "search space")
+    unknown = [name for name in space if name not in options]
+    if unknown:
+        raise ValueError(f"{args.search_space or 'search space'}: not options of forecast: {', '.join(unknown)}")
+    job = forecast.plan(argparse.Namespace(**{**vars(args), "run_dir": None, "resume": False}), options)[0]
+    return options, space, job
+
+
+def run_tune_forecast(args: argparse.Namespace) -> int:
+    """The ``tune forecast`` subcommand."""
+    try:
+        options, space, job = prepare(args)
+    except (DataError, ValueError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    import mlflow
+    import optuna
+
+    from pipelines.tracking import tracking_uri
+
+    study_name = args.study_name or f"forecast-{job.dataset}-H{job.data.horizon}"
+    mlflow.set_tracking_uri(tracking_uri(args.tracking_uri))
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=args.storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=make_sampler(args.sampler, args.seed + args.worker_index),
+        pruner=make_pruner(args.pruner, args.epochs),
+    )
+    parent = parent_run(study, f"tune/forecast/{job.dataset}")
+    started = time.strftime("%Y%m%d-%H%M%S")
+    study_dir = forecast.RUNS_ROOT.parent / "tune" / study_name / f"worker-{args.worker_index}-{started}"
+    shares = [args.trials // args.workers + (i < args.trials % args.workers) for i in range(args.workers)]
+    workers = []
+    if args.workers > 1:
+        study_dir.mkdir(parents=True, exist_ok=True)
+        shared = {
+            key: getattr(args, key)
+            for key in ("timeout", "storage", "sampler", "pruner", "search_space", "tracking_uri")
+        }
+        config = study_dir / "workers.yaml"
+        write_config(config, {**options, **shared, "study_name": study_name}, keep=shared.keys() | {"study_name"})
+        workers = [subprocess.Popen(worker_command(config, i, shares[i])) for i in range(1, args.workers)]
+    study.optimize(
+        objective(args, space, options, parent, study_dir),
+        n_trials=shares[0],
+        timeout=args.timeout,
+        catch=(RuntimeError,),
+        gc_after_trial=True,
+    )
+    failed = [w.wait() for w in workers]
+    if args.worker_index == 0:
+        study = optuna.load_study(study_name=study_name, storage=args.storage)
+        summarise(study, parent, space, options, args.best_to)
+    return 1 if any(failed) else 0

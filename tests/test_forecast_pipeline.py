@@ -1,0 +1,224 @@
+"""``titans-ts forecast`` end to end with tiny models: the MLflow run, --summary-json, --config, --resume after a
+crash, one-line errors, and a generated CSV with another date format and frequency."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from pipelines.cli import main
+from pipelines.tracking import file_sha256
+from pipelines.training import ForecastTask
+
+TINY = [
+    "--d-model", "8", "--n-layers", "1", "--n-heads", "2", "--chunk-size", "4", "--segment-size", "8",
+    "--window", "8", "--patch-len", "4", "--stride", "4", "--batch-size", "64", "--max-train-batches", "3",
+]  # fmt: skip
+SUMMARY_KEYS = {
+    "dataset", "model", "horizon", "lookback", "test_mse", "test_mae", "val_mse", "baseline_test_mse",
+    "baseline_test_mae", "epochs", "train_seconds", "mlflow_run_id",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder to run in (MLflow's artifacts land in ./mlruns) with its own tracking store."""
+    path = tmp_path_factory.mktemp("forecast")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(path)
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}/mlflow.db")
+        yield path
+
+
+def write_series(path: Path, rows: int, freq: str, date_format: str) -> Path:
+    """A CSV of three noisy seasonal columns (temp, load, sales) dated every ``freq`` in ``date_format``."""
+    rng = np.random.default_rng(0)
+    t = np.arange(rows)
+    dates = pd.date_range("2021-03-01", periods=rows, freq=freq).strftime(date_format)
+    columns = {name: np.sin(2 * np.pi * t / period) + 0.1 * rng.normal(size=rows) + i for i, (name, period) in
+               enumerate({"temp": 7, "load": 30, "sales": 7}.items())}  # fmt: skip
+    pd.DataFrame({"day": dates, **columns}).to_csv(path, index=False)
+    return path
+
+
+def forecast(*argv: str) -> int:
+    return main(["forecast", *argv])
+
+
+def summary(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def hourly_run(workdir: Path) -> dict[str, Any]:
+    """One run on 1000 hourly rows: tiny model from a YAML config, horizon 24, epochs overridden on the command line."""
+    data = write_series(workdir / "hourly.csv", 1000, "h", "%Y-%m-%d %H:%M:%S")
+    config = workdir / "tiny.yaml"
+    config.write_text("lookback: 48\nhorizon: 24\nepochs: 5\nmodel: mal\n" + "".join(
+        f"{flag[2:]}: {value}\n" for flag, value in zip(TINY[::2], TINY[1::2])
+    ))  # fmt: skip
+    out = workdir / "hourly.json"
+    argv = ["--data", str(data), "--config", str(config), "--epochs", "2", "--run-dir", "hourly", "--summary-json"]
+    code = forecast(*argv, str(out))
+    assert code == 0
+    (result,) = summary(out)
+    return result
+
+
+def test_summary_json(hourly_run: dict[str, Any]) -> None:
+    assert SUMMARY_KEYS <= hourly_run.keys()
+    assert (hourly_run["dataset"], hourly_run["model"], hourly_run["horizon"], hourly_run["lookback"]) == (
+        "hourly", "mal", 24, 48
+    )  # fmt: skip
+    assert hourly_run["epochs"] == 2  # the command line overrides the config file's 5
+    for key in ("test_mse", "test_mae", "val_mse", "baseline_test_mse", "baseline_test_mae"):
+        assert 0 < hourly_run[key] < 5, key
+
+
+def test_mlflow_run_contents(workdir: Path, hourly_run: dict[str, Any]) -> None:
+    run_id = hourly_run["mlflow_run_id"]
+    run = mlflow.get_run(run_id)
+    client = mlflow.MlflowClient()
+    assert run.info.status == "FINISHED"
+    assert client.get_experiment(run.info.experiment_id).name == "forecast/hourly"
+    params = run.data.params
+    assert params["d_model"] == "8" and params["epochs"] == "2" and params["model"] == "mal"
+    assert params["forecaster.backbone.variant"] == "mal" and params["forecaster.patch_len"] == "4"
+    assert params["windows_test"] == str(200 + 48 - 48 - 24 + 1) and params["freq"] == "h"
+    assert {"lr", "baseline_lr", "seed", "features", "lookback", "horizon", "forecaster.backbone.theta_max"} <= set(
+        params
+    )
+    assert run.data.tags["data_sha256"] == file_sha256(workdir / "hourly.csv")
+    assert len(run.data.tags["git_commit"].removesuffix("-dirty")) in (40, len("unknown"))
+    for name in ("train_loss", "val_mse", "val_mae", "baseline_train_loss", "baseline_val_mse"):
+        assert [m.step for m in client.get_metric_history(run_id, name)] == [0, 1], name
+    metrics = run.data.metrics
+    for name in ("test_mse", "test_mae", "test_mse_original", "test_mae_original", "baseline_test_mse"):
+        assert np.isfinite(metrics[name]), name
+    assert metrics["test_mse"] == pytest.approx(hourly_run["test_mse"])
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config.yaml", "forecast_vs_actual.png", "config_file"} <= artifacts
+    config = yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml"))
+    assert config["d_model"] == 8 and config["horizon"] == 24 and "run_dir" not in config
+    (logged,) = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert logged.source_run_id == run_id
+    assert mlflow.models.get_model_info(logged.model_uri).signature is not None
+    model = mlflow.pytorch.load_model(logged.model_uri)
+    assert model(torch.zeros(3, 48, 3)).shape == (3, 24, 3)
+
+
+def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_series(workdir / "short.csv", 700, "h", "%Y-%m-%d %H:%M:%S")
+    argv = ["--data", str(data), "--lookback", "24", "--horizon", "12", "--epochs", "2", "--run-dir", "resumed", *TINY]
+
+    def crash(task: ForecastTask) -> None:
+        if task.current_epoch == 1:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(ForecastTask, "on_train_epoch_start", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        forecast(*argv)
+    monkeypatch.undo()
+    checkpoints = workdir / "resumed" / "H12" / "titans"
+    first = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    assert first["epoch"] == 0
+    run_id = (workdir / "resumed" / "H12" / "mlflow_run_id").read_text()
+    assert mlflow.get_run(run_id).info.status == "FAILED"
+
+    out = workdir / "resumed.json"
+    assert forecast(*argv, "--resume", "--summary-json", str(out)) == 0
+    (result,) = summary(out)
+    assert result["epochs"] == 2 and result["mlflow_run_id"] == run_id
+    last = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    assert last["epoch"] == 1 and last["global_step"] == 2 * first["global_step"]
+    assert [m.step for m in mlflow.MlflowClient().get_metric_history(run_id, "train_loss")] == [0, 1]
+    assert mlflow.get_run(run_id).info.status == "FINISHED"
+    # A finished horizon is kept as it is.
+    assert forecast(*argv, "--resume", "--summary-json", str(out)) == 0
+    assert summary(out) == [result]
+
+
+def test_generated_daily_csv_with_month_first_dates(workdir: Path) -> None:
+    data = write_series(workdir / "daily.csv", 500, "D", "%m/%d/%Y")
+    out = workdir / "daily.json"
+    argv = [
+        "--data", str(data), "--target", "sales", "--covariates", "temp", "load", "--features", "MS",
+        "--channels", "mixed", "--lookback", "28", "--horizon", "7", "14", "--epochs", "1", "--model", "lmm",
+        *TINY, "--patch-len", "7", "--stride", "7", "--run-dir", "daily", "--summary-json", str(out),
+    ]  # fmt: skip
+    assert forecast(*argv) == 0
+    results = summary(out)
+    assert [(r["dataset"], r["horizon"]) for r in results] == [("daily", 7), ("daily", 14)]
+    params = mlflow.get_run(results[0]["mlflow_run_id"]).data.params
+    assert params["freq"] == "D" and params["out_columns"] == "sales" and params["columns"] == "temp,load,sales"
+    # 70/10/20 % split: 350 train rows, 100 test rows plus the lookback.
+    assert params["windows_train"] == str(350 - 28 - 7 + 1) and params["windows_test"] == str(100 + 28 - 28 - 7 + 1)
+
+
+def bad_csv(workdir: Path) -> str:
+    path = workdir / "bad_target.csv"
+    path.write_text("date,load,sales\n2021-01-01,1.0,3\n2021-01-02,2.0,n/a?\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (lambda d: ["--data", str(d / "missing.csv")], "missing.csv: file not found"),
+        (lambda d: ["--horizon", "0"], "argument --horizon: horizon must be a positive integer or 'all', got '0'"),
+        (lambda d: ["--horizon", "-3"], "horizon must be a positive integer or 'all', got '-3'"),
+        (lambda d: ["--data", bad_csv(d), "--target", "sales"], "column 'sales' is not numeric: row 2 has 'n/a?'"),
+        (lambda d: ["--config", str(d / "nope.toml")], "nope.toml: config file not found"),
+        (lambda d: ["--covariates", "HUFL"], "--covariates needs --target"),
+        (lambda d: ["--run-dir", str(d)], "is not empty; pass --resume to continue it"),
+    ],
+    ids=[
+        "missing-file",
+        "horizon-0",
+        "horizon-negative",
+        "non-numeric-target",
+        "missing-config",
+        "covariates",
+        "used-run-dir",
+    ],
+)
+def test_bad_input_is_one_line(workdir: Path, capsys: pytest.CaptureFixture[str], argv: Any, message: str) -> None:
+    try:
+        code = forecast(*argv(workdir))
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("titans-ts forecast: error: "), err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_config_key(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = workdir / "bad.toml"
+    config.write_text('d-model = 8\nmodle = "mag"\n')
+    with pytest.raises(SystemExit) as exit_:
+        forecast("--config", str(config))
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"titans-ts forecast: error: {config}: unknown option 'modle'\n"
+
+
+def test_console_script_error_has_no_traceback(workdir: Path) -> None:
+    script = Path(sys.executable).with_name("titans-ts")
+    command = [str(script)] if script.exists() else [shutil.which("titans-ts") or "titans-ts"]
+    result = subprocess.run(
+        [*command, "forecast", "--data", "missing.parquet"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr == "titans-ts forecast: error: missing.parquet: file not found\n"
