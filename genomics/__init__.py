@@ -1,5 +1,35 @@
-"""Genomics: DNA sequence data, tokenisation and the sequence-classification pipeline.
+"""Genomics: labelled DNA sequences, nucleotide tokenisation, and the Titans and CNN sequence classifiers.
 
-Empty for now; filled by the genomics work that adds DNA data loading, nucleotide tokenisation
-and the Titans-based classifier training and evaluation.
+- ``read_sequences`` / ``read_benchmark`` / ``resolve_benchmark``: FASTA, CSV/TSV and Genomic Benchmarks folders;
+- ``prepare_classification``: classes, length policy, stratified validation split, encoded tensors;
+- ``NucleotideTokenizer``: bases or k-mers to ids, padding masks, reverse complement;
+- ``TitansClassifier`` and ``GenomicBenchmarksCNN``: (tokens, mask) → class logits; ``StrandAveraged`` wraps either.
+
+Bad input raises ``titans_ts.data.DataError`` with a one-line message naming the file and line.
 """
+
+from genomics.baseline import GenomicBenchmarksCNN
+from genomics.catalog import available_benchmarks, resolve_benchmark
+from genomics.dataset import ClassificationData, prepare_classification
+from genomics.model import TitansClassifier
+from genomics.readers import SequenceSet, read_benchmark, read_fasta, read_sequences, read_table
+from genomics.strands import StrandAveraged, random_reverse_complement
+from genomics.tokens import NucleotideTokenizer, reverse_complement_tokens
+
+__all__ = [
+    "ClassificationData",
+    "GenomicBenchmarksCNN",
+    "NucleotideTokenizer",
+    "SequenceSet",
+    "StrandAveraged",
+    "TitansClassifier",
+    "available_benchmarks",
+    "prepare_classification",
+    "random_reverse_complement",
+    "read_benchmark",
+    "read_fasta",
+    "read_sequences",
+    "read_table",
+    "resolve_benchmark",
+    "reverse_complement_tokens",
+]

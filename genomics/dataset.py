@@ -1,0 +1,128 @@
+"""Labelled sequences → encoded train/validation/test tensors: classes, length policy, stratified validation split.
+
+The validation split is carved from the training file (stratified, seeded); the test file is only encoded, for the
+final evaluation. Its labels must be classes of the training file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torch import Tensor
+from torch.utils.data import TensorDataset
+
+from genomics.readers import SequenceSet
+from genomics.tokens import NucleotideTokenizer
+from titans_ts.data.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class ClassificationData:
+    """Encoded splits: ``tokens[split]`` (N, length) int64 right-padded, ``mask[split]`` (N, length) bool, and
+    ``labels[split]`` (N,) int64 indices into ``classes`` (the label texts, in sorted order: numeric when all labels
+    are integers). ``max_bases`` is the sequence length (bases) the tokens hold; ``sources`` the files."""
+
+    classes: list[str]
+    tokenizer: NucleotideTokenizer
+    max_bases: int
+    tokens: dict[str, Tensor]
+    mask: dict[str, Tensor]
+    labels: dict[str, Tensor]
+    sources: dict[str, str]
+
+    @property
+    def length(self) -> int:
+        """Tokens per sequence."""
+        return self.tokens["train"].shape[1]
+
+    def dataset(self, split: str) -> TensorDataset:
+        """(tokens, mask, label) triples of ``split`` ("train", "val" or "test")."""
+        return TensorDataset(self.tokens[split], self.mask[split], self.labels[split])
+
+
+def prepare_classification(
+    train: SequenceSet,
+    test: SequenceSet,
+    tokenizer: NucleotideTokenizer,
+    max_bases: int | None = None,
+    truncate: bool = False,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> ClassificationData:
+    """Encode ``train`` (less a stratified ``val_fraction`` validation split drawn with ``seed``) and ``test``.
+
+    Sequences are padded to ``max_bases`` bases (default: the longest sequence of either file). A longer sequence
+    raises DataError unless ``truncate``, which keeps its first ``max_bases`` bases. DataError too for a single class
+    in ``train``, a test label absent from ``train``, or a split that cannot be stratified.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"validation fraction must be in (0, 1); got {val_fraction}")
+    classes = _classes(train)
+    index = {label: i for i, label in enumerate(classes)}
+    for i, label in enumerate(test.labels):
+        if label not in index:
+            raise DataError(
+                f"{test.where(i)}: label {label!r} does not occur in {train.source}; its classes: {', '.join(classes)}"
+            )
+    if max_bases is None:
+        max_bases = max(len(s) for s in (*train.sequences, *test.sequences))
+    elif not truncate:
+        for part in (train, test):
+            _check_lengths(part, max_bases)
+    y = np.array([index[label] for label in train.labels])
+    try:
+        fit, val = train_test_split(np.arange(len(y)), test_size=val_fraction, stratify=y, random_state=seed)
+    except ValueError as err:
+        raise DataError(
+            f"{train.source}: cannot carve a stratified validation split of {val_fraction:g}: {err}"
+        ) from None
+    parts = {
+        "train": ([train.sequences[i] for i in fit], y[fit]),
+        "val": ([train.sequences[i] for i in val], y[val]),
+        "test": (test.sequences, np.array([index[label] for label in test.labels])),
+    }
+    length = tokenizer.n_tokens(max_bases)
+    tokens, mask, labels = {}, {}, {}
+    for split, (sequences, split_labels) in parts.items():
+        source = test.source if split == "test" else train.source
+        encoded = tokenizer.encode_batch(sequences, length, source=f"{source} ({split})")
+        tokens[split], mask[split] = encoded.tokens, encoded.mask
+        labels[split] = torch.as_tensor(split_labels, dtype=torch.long)
+    return ClassificationData(
+        classes=classes,
+        tokenizer=tokenizer,
+        max_bases=max_bases,
+        tokens=tokens,
+        mask=mask,
+        labels=labels,
+        sources={"train": train.source, "val": train.source, "test": test.source},
+    )
+
+
+def _classes(train: SequenceSet) -> list[str]:
+    """The sorted label texts of ``train`` (numerically when all are integers); DataError for fewer than two."""
+    found = set(train.labels)
+    if len(found) < 2:
+        raise DataError(
+            f"{train.source}: a single class ({next(iter(found))!r}) in {len(train)} sequences; "
+            "classification needs at least two"
+        )
+    numeric = all(label.lstrip("-").isdigit() for label in found)
+    return sorted(found, key=int) if numeric else sorted(found)
+
+
+def _check_lengths(part: SequenceSet, max_bases: int) -> None:
+    """DataError naming the first sequence of ``part`` longer than ``max_bases`` and how many are."""
+    long = [i for i, s in enumerate(part.sequences) if len(s) > max_bases]
+    if long:
+        first = long[0]
+        others = f" ({len(long) - 1} more in this file)" if len(long) > 1 else ""
+        raise DataError(
+            f"{part.where(first)}: sequence of {len(part.sequences[first])} bases is longer than the maximum "
+            f"{max_bases}{others}; pass --truncate to keep the first {max_bases} bases, or raise --max-length"
+        )

@@ -1,0 +1,84 @@
+"""Training pieces of the classification pipeline: the Lightning task (losses logged, probabilities predicted,
+reverse-complement augmentation) and the scikit-learn metrics and confusion-matrix figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from genomics.baseline import GenomicBenchmarksCNN
+from genomics.dataset import prepare_classification
+from genomics.make_demo import planted_motif
+from genomics.metrics import classification_metrics, confusion_figure
+from genomics.readers import SequenceSet
+from genomics.task import ClassificationTask
+from genomics.tokens import NucleotideTokenizer
+
+
+def test_metrics_binary_and_multiclass() -> None:
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    labels = np.array([0, 1, 1, 1])
+    metrics = classification_metrics(labels, probabilities, prefix="test_")
+    assert metrics == pytest.approx({"test_accuracy": 0.75, "test_f1": 11 / 15, "test_mcc": 1 / np.sqrt(3),
+                                     "test_auroc": 1.0})  # fmt: skip
+    three = np.eye(3)[[0, 1, 2, 2]] * 0.7 + 0.1
+    assert classification_metrics(np.array([0, 1, 2, 1]), three) == pytest.approx(
+        {"accuracy": 0.75, "f1": (1 + 2 / 3 + 2 / 3) / 3, "mcc": 7 / 10, "auroc": (1 + 3 / 4 + 5 / 6) / 3}
+    )
+    assert np.isnan(classification_metrics(np.array([1, 1]), probabilities[:2])["auroc"])
+
+
+def test_confusion_figure_counts(tmp_path: Path) -> None:
+    figure = confusion_figure(np.array([0, 1, 1, 1]), np.array([0, 0, 1, 1]), ["neg", "pos"], "demo, mag")
+    axes = figure.axes[0]
+    assert axes.get_title() == "demo, mag"
+    assert [t.get_text() for t in axes.texts] == ["1", "0", "1", "2"]
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["neg", "pos"]
+    figure.savefig(tmp_path / "confusion.png")
+
+
+def test_task_trains_logs_and_predicts_probabilities(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    sequences, labels = planted_motif(240, 64, seed=5, motifs=("GGGCGG",))
+    text = [str(y) for y in labels]
+    train = SequenceSet(sequences[:200], text[:200], list(range(2, 202)), None, "train.csv")
+    test = SequenceSet(sequences[200:], text[200:], list(range(2, 42)), None, "test.csv")
+    tokenizer = NucleotideTokenizer()
+    data = prepare_classification(train, test, tokenizer, val_fraction=0.2, seed=0)
+    task = ClassificationTask(GenomicBenchmarksCNN(tokenizer.vocab_size, 2, data.length), 1e-3, tokenizer.complement)
+    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    loaders = {split: DataLoader(data.dataset(split), batch_size=32, shuffle=split == "train") for split in data.tokens}
+    trainer.fit(task, loaders["train"], loaders["val"])
+    assert {"train_loss", "val_loss", "val_accuracy"} <= set(trainer.callback_metrics)
+    probabilities = torch.cat(trainer.predict(task, loaders["test"]))
+    assert probabilities.shape == (40, 2) and torch.allclose(probabilities.sum(-1), torch.ones(40))
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_augmentation_reverse_complements_training_batches() -> None:
+    tokenizer = NucleotideTokenizer()
+    seen: list[torch.Tensor] = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.zeros(2))
+
+        def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            seen.append(tokens)
+            return self.bias.expand(len(tokens), 2)
+
+    encoded = tokenizer.encode_batch(["AAAAAAAC"] * 64, 8)
+    batch = (encoded.tokens, encoded.mask, torch.zeros(64, dtype=torch.long))
+    ClassificationTask(Recorder(), complement=tokenizer.complement).training_step(batch, 0)
+    flipped = (seen[0] == tokenizer.encode_batch(["GTTTTTTT"], 8).tokens).all(1)
+    unchanged = (seen[0] == encoded.tokens).all(1)
+    assert (flipped | unchanged).all() and 0 < flipped.sum() < 64
+    ClassificationTask(Recorder()).training_step(batch, 0)
+    assert torch.equal(seen[1], encoded.tokens)
