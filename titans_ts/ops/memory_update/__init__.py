@@ -1,9 +1,10 @@
 """The neural-memory update op (Eq. 13-18), one module per path, as in flash-linear-attention's ``ops/``:
 
 - ``recurrent``: token by token, the float64 ground truth of the tests;
-- ``chunked``: the chunkwise-parallel form in PyTorch, the default on every device;
-- ``triton``: fused GPU kernels, registered in ``BACKENDS`` by the kernel module when it is present, and then
-  chosen automatically for CUDA tensors.
+- ``chunked``: the chunkwise-parallel form in PyTorch, the default on CPU (and on CUDA without Triton);
+- ``triton``: fused kernels (``triton_op``; ``triton_linear``, ``triton_mlp``), registered in ``BACKENDS`` when
+  Triton imports, and then chosen automatically for CUDA tensors (on CPU they run only under
+  ``TRITON_INTERPRET=1``, for the tests).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ BACKENDS: dict[str, MemoryUpdate] = {
     "recurrent": memory_update_recurrent,
     "chunked": memory_update_chunked,
 }
+
+try:  # Triton is a Linux-only dependency
+    from .triton_op import memory_update_triton
+except ImportError:
+    pass
+else:
+    BACKENDS["triton"] = memory_update_triton
 
 
 def resolve_backend(backend: str, x: Tensor) -> str:
