@@ -1,5 +1,5 @@
-"""Dashboards: forecast plots and run comparison beyond what the MLflow UI shows.
+"""Dashboards: figures logged with the runs, beyond what the MLflow UI shows.
 
-Empty for now; filled by the reporting work that follows the forecasting and classification
-pipelines.
+- ``forecasts.plot_forecasts``: forecast vs actual of a few test windows;
+- ``confusion.plot_confusion``: confusion matrices of classifiers side by side.
 """

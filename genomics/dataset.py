@@ -6,6 +6,7 @@ final evaluation. Its labels must be classes of the training file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,12 +76,7 @@ def prepare_classification(
         for part in (train, test):
             _check_lengths(part, max_bases)
     y = np.array([index[label] for label in train.labels])
-    try:
-        fit, val = train_test_split(np.arange(len(y)), test_size=val_fraction, stratify=y, random_state=seed)
-    except ValueError as err:
-        raise DataError(
-            f"{train.source}: cannot carve a stratified validation split of {val_fraction:g}: {err}"
-        ) from None
+    fit, val = _stratified_split(y, train.source, val_fraction, seed, "validation")
     parts = {
         "train": ([train.sequences[i] for i in fit], y[fit]),
         "val": ([train.sequences[i] for i in val], y[val]),
@@ -102,6 +98,28 @@ def prepare_classification(
         labels=labels,
         sources={"train": train.source, "val": train.source, "test": test.source},
     )
+
+
+def split_test(sequences: SequenceSet, test_fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet]:
+    """``sequences`` as (train, test): a stratified ``test_fraction`` held out with ``seed``, for a file that has no
+    test file of its own. DataError for a single class or a split that cannot be stratified."""
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"test fraction must be in (0, 1); got {test_fraction}")
+    _classes(sequences)
+    keep, held = _stratified_split(sequences.labels, sequences.source, test_fraction, seed, "test")
+    return sequences.take(keep), sequences.take(held)
+
+
+def _stratified_split(
+    labels: Sequence[object], source: str, fraction: float, seed: int, what: str
+) -> tuple[list[int], list[int]]:
+    """Indices kept and held out (a ``fraction`` of each class of ``labels``, drawn with ``seed``); DataError naming the
+    file ``source`` and the ``what`` split if scikit-learn cannot stratify it."""
+    try:
+        keep, held = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels, random_state=seed)
+    except ValueError as err:
+        raise DataError(f"{source}: cannot carve a stratified {what} split of {fraction:g}: {err}") from None
+    return keep.tolist(), held.tolist()
 
 
 def _classes(train: SequenceSet) -> list[str]:

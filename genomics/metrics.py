@@ -1,12 +1,9 @@
-"""Test metrics of a classifier (scikit-learn) and its confusion-matrix figure."""
+"""Test metrics of a classifier (scikit-learn): accuracy, macro-F1, MCC and AUROC."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-from matplotlib.figure import Figure
-from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, prefix: str = "") -> dict[str, float]:
@@ -28,14 +25,3 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, prefix
         f"{prefix}mcc": float(matthews_corrcoef(labels, predicted)),
         f"{prefix}auroc": float(auroc),
     }
-
-
-def confusion_figure(labels: np.ndarray, predicted: np.ndarray, classes: Sequence[str], title: str) -> Figure:
-    """The confusion matrix (rows: true class, columns: predicted; counts) as a matplotlib figure."""
-    figure = Figure(figsize=(1.2 * len(classes) + 3, 1.2 * len(classes) + 2.5), layout="constrained")
-    axes = figure.add_subplot()
-    ConfusionMatrixDisplay.from_predictions(
-        labels, predicted, labels=np.arange(len(classes)), display_labels=list(classes), ax=axes, colorbar=False
-    )
-    axes.set_title(title)
-    return figure

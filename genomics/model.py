@@ -50,3 +50,16 @@ class TitansClassifier(nn.Module):
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
         return self.head(self.pooling(self.backbone(self.embedding(tokens)), mask))
+
+
+class TokenProbabilities(nn.Module):
+    """tokens (B, T) int64, right-padded with PAD → class probabilities (B, n_classes) of ``classifier`` (tokens,
+    mask) → logits, with the mask read from the tokens (``tokens != PAD``): the one-input form a classifier is
+    served in."""
+
+    def __init__(self, classifier: nn.Module) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.classifier(tokens, tokens != PAD).softmax(dim=-1)

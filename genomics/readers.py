@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,12 @@ class SequenceSet:
 
     def __len__(self) -> int:
         return len(self.sequences)
+
+    def take(self, indices: Sequence[int]) -> SequenceSet:
+        """The sequences at ``indices``, in that order, from the same file."""
+        ids = [self.ids[i] for i in indices] if self.ids is not None else None
+        pick = [self.sequences[i] for i in indices], [self.labels[i] for i in indices], [self.lines[i] for i in indices]
+        return SequenceSet(*pick, ids, self.source)
 
     def where(self, i: int) -> str:
         """"<file>: line <n>" of sequence ``i``, with ", record '<id>'" when records are named."""

@@ -1,5 +1,2 @@
-"""Pipelines: the command-line entry points ``forecast``, ``classify`` and ``tune``.
-
-Holds their MLflow run tracking and Optuna hyper-parameter search wiring. Empty for now; filled
-when those jobs are added as ``titans-ts`` subcommands.
-"""
+"""Pipelines: the ``titans-ts`` command line (``cli``) and its subcommands ``info``, ``forecast``, ``classify`` and
+``tune``, with their shared options, Lightning fit, MLflow tracking and Optuna search spaces."""

@@ -12,12 +12,16 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pipelines import forecast, info, tune
+from pipelines import classify, forecast, info, tune
 from pipelines.info import package_version
 
 SUBCOMMANDS = {
     "info": (info, "show versions and whether CUDA and the Triton kernels are available"),
     "forecast": (forecast, "train and test a Titans forecaster and a DLinear baseline on a CSV, logged to MLflow"),
+    "classify": (
+        classify,
+        "train and test a Titans DNA sequence classifier and the Genomic Benchmarks CNN, logged to MLflow",
+    ),
     "tune": (tune, "tune a pipeline's hyperparameters with Optuna, every trial a nested MLflow run"),
 }
 

@@ -1,5 +1,5 @@
-"""``TrainSettings``: how a forecaster is trained, checked on construction (no Lightning import, so that the command
-line can validate options before the heavy libraries load)."""
+"""``TrainSettings``: how a pipeline trains its models, checked on construction (no Lightning import, so that the
+command line can validate options before the heavy libraries load)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How to train: Adam at ``lr`` on ``loss``; at most ``epochs`` epochs, stopping after ``patience`` epochs
-    without a lower validation MSE; ``max_train_batches`` caps the batches per epoch (None: all); ``device`` is
-    "auto" (CUDA when present), "cpu" or "cuda". ``lr_schedule``, stepped per epoch: "constant", "halving" (lr·0.5^e
-    in epoch e, Time-Series-Library's "type1") or "cosine" (annealed to 0 over ``epochs``). ValueError for a bad
-    value, or for "cuda" on a machine without CUDA."""
+    """How to train: Adam at ``lr``; at most ``epochs`` epochs, stopping after ``patience`` epochs without a better
+    validation score; ``max_train_batches`` caps the batches per epoch (None: all); ``device`` is "auto" (CUDA when
+    present), "cpu" or "cuda". Forecasting only (classification trains on cross-entropy at a constant rate): the
+    ``loss``, and the ``lr_schedule`` stepped per epoch: "constant", "halving" (lr·0.5^e in epoch e,
+    Time-Series-Library's "type1") or "cosine" (annealed to 0 over ``epochs``). ValueError for a bad value, or for
+    "cuda" on a machine without CUDA."""
 
     lr: float = 1e-3
     batch_size: int = 32

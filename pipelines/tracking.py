@@ -11,6 +11,11 @@ from typing import Any
 
 import lightning as L
 import mlflow
+import numpy as np
+import torch
+from torch import nn
+
+from pipelines.options import RUN_ONLY
 
 
 def tracking_uri(explicit: str | None = None) -> str:
@@ -58,6 +63,51 @@ def flat_params(params: Mapping[str, Any]) -> dict[str, str]:
         return str(value)
 
     return {key: text(value) for key, value in params.items()}
+
+
+def start_job_run(
+    directory: Path,
+    experiment: str,
+    run_name: str,
+    resume: bool,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    options: Mapping[str, Any],
+    config_file: str | None,
+) -> mlflow.ActiveRun:
+    """Start the MLflow run of a job whose checkpoints go to ``directory`` in ``experiment`` (on the tracking URI set
+    before) or, with ``resume``, reopen the run whose id ``directory/mlflow_run_id`` holds. A new run gets ``params``
+    (flattened), ``tags`` and ``git_commit``, ``options`` without the run-location ones as config.yaml (which --config
+    takes back), and the --config file itself as ``config_file/``."""
+    id_file = directory / "mlflow_run_id"
+    run_id = id_file.read_text().strip() if resume and id_file.is_file() else None
+    run = mlflow.start_run(
+        run_id=run_id, run_name=run_name, experiment_id=mlflow.set_experiment(experiment).experiment_id
+    )
+    if run_id is None:
+        directory.mkdir(parents=True, exist_ok=True)
+        id_file.write_text(run.info.run_id)
+        mlflow.log_params(flat_params(params))
+        mlflow.set_tags({"git_commit": git_commit(), **tags})
+        mlflow.log_dict({k: v for k, v in options.items() if k not in RUN_ONLY}, "config.yaml")
+        if config_file:
+            mlflow.log_artifact(config_file, "config_file")
+    return run
+
+
+def log_exported_model(model: nn.Module, example: np.ndarray) -> None:
+    """Log ``model`` (CPU, eval mode) to the active run as a ``torch.export`` program with any batch size, which loads
+    without titans-ts; ``example`` (two or more inputs, batch first) is its input example, from which MLflow infers the
+    signature."""
+    import mlflow.pytorch
+
+    mlflow.pytorch.log_model(
+        model.cpu().eval(),
+        name="model",
+        input_example=example,
+        serialization_format="pt2",
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+    )
 
 
 class EpochMetrics(L.Callback):

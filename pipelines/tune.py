@@ -5,7 +5,11 @@ The study lives in --storage (default: the local sqlite file optuna.db). Several
 the same --study-name and a shared storage (postgresql://user:password@host/db) tune one study together; --workers N
 starts N local processes. --trials is the number of trials this command runs, split over its workers. The parent
 run gets the best parameters and value and Optuna's optimisation-history and parameter-importance figures;
---best-to writes the best configuration as a config file that ``titans-ts forecast --config`` runs again.
+--best-to writes the best configuration as a config file that the pipeline's own --config runs again.
+
+What a trial is scored by, and what the pruner watches every epoch: forecast, the validation MSE (minimised) of the
+first --horizon; classify, the validation accuracy of the Titans classifier (maximised; the same metric picks the
+tested checkpoint of ``titans-ts classify``).
 """
 
 from __future__ import annotations
@@ -15,16 +19,23 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from pipelines import forecast
+from pipelines import classify, forecast
 from pipelines.config_file import read_config
-from pipelines.search_space import FORECAST_SPACE, merge_space, suggest
+from pipelines.options import RUN_ONLY
+from pipelines.search_space import CLASSIFY_SPACE, FORECAST_SPACE, merge_space, suggest
 from titans_ts.data import DataError
 
-PROG = "titans-ts tune forecast"
+if TYPE_CHECKING:
+    import lightning as L
+
+    from pipelines.training import FitResult
+
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 TUNE_ONLY = (
     "trials",
@@ -41,23 +52,108 @@ TUNE_ONLY = (
 PARENT_RUN_KEY = "mlflow_parent_run_id"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``tune <pipeline>`` subcommands: the pipeline's own options plus the tuning options."""
-    sub = parser.add_subparsers(dest="pipeline", title="pipelines", metavar="PIPELINE", required=True)
-    command = sub.add_parser(
-        "forecast",
-        help="tune the forecasting pipeline (validation MSE of the first --horizon)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+@dataclass(frozen=True)
+class TrialJob:
+    """One planned run of a pipeline: ``study`` (the default study name), ``experiment`` (of the parent run),
+    ``params`` (the run's options) and ``fit`` (builds the Titans model, then trains it with these callbacks)."""
+
+    study: str
+    experiment: str
+    params: dict[str, Any]
+    fit: Callable[[list[L.Callback]], FitResult]
+
+
+def forecast_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
+    """The first --horizon of ``titans-ts forecast`` with ``args``, scored by its best validation MSE."""
+    from pipelines.forecast_task import fit_forecaster
+    from titans_ts.forecasting import TitansForecaster
+
+    job = forecast.plan(args, options)[0]
+    return TrialJob(
+        f"forecast-{job.dataset}-H{job.data.horizon}",
+        f"tune/forecast/{job.dataset}",
+        job.options,
+        lambda callbacks: fit_forecaster(
+            TitansForecaster(job.forecaster), job.data, job.settings, job.directory, callbacks=callbacks
+        ),
     )
-    forecast.add_arguments(command)
-    command.epilog = (
-        "examples:\n"
+
+
+def classify_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
+    """The Titans classifier of ``titans-ts classify`` with ``args`` (no CNN), scored by its best validation
+    accuracy."""
+    from genomics.model import TitansClassifier
+
+    job = classify.plan(args, options)
+    vocab, n_classes = job.data.tokenizer.vocab_size, len(job.data.classes)
+    return TrialJob(
+        f"classify-{job.dataset}",
+        f"tune/classify/{job.dataset}",
+        job.options,
+        lambda callbacks: classify.fit_classifier(
+            TitansClassifier(vocab, n_classes, job.backbone, args.pooling), job, job.settings, job.directory,
+            callbacks=callbacks,
+        ),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Tunable:
+    """A pipeline as ``tune`` sees it: its ``module`` (``add_arguments``), default search ``space``, the per-epoch
+    validation ``metric`` and its ``direction``, how a trial's run is planned (``job``), and the help texts."""
+
+    module: ModuleType
+    space: dict[str, Any]
+    metric: str
+    direction: str
+    job: Callable[[argparse.Namespace, dict[str, Any]], TrialJob]
+    summary: str
+    examples: str
+
+
+PIPELINES = {
+    "forecast": Tunable(
+        forecast,
+        FORECAST_SPACE,
+        "val_mse",
+        "minimize",
+        forecast_job,
+        "tune the forecasting pipeline (validation MSE of the first --horizon)",
         "  titans-ts tune forecast --trials 20 --epochs 5 --max-train-batches 100\n"
         "  titans-ts tune forecast --storage postgresql://titans:secret@db/optuna --study-name etth1 --workers 4\n"
         "  titans-ts tune forecast --search-space space.yaml --best-to best.yaml\n"
-        "  titans-ts forecast --config best.yaml"
-    )
+        "  titans-ts forecast --config best.yaml",
+    ),
+    "classify": Tunable(
+        classify,
+        CLASSIFY_SPACE,
+        classify.MONITOR,
+        "maximize",
+        classify_job,
+        "tune the genomic classification pipeline (validation accuracy of the Titans classifier)",
+        "  titans-ts tune classify --quick --trials 10 --best-to best.yaml\n"
+        "  titans-ts tune classify --dataset human_nontata_promoters --trials 30 --epochs 5 --pruner hyperband\n"
+        "  titans-ts classify --config best.yaml",
+    ),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``tune <pipeline>`` subcommands: the pipeline's own options plus the tuning options."""
+    sub = parser.add_subparsers(dest="pipeline", title="pipelines", metavar="PIPELINE", required=True)
+    for name, tunable in PIPELINES.items():
+        command = sub.add_parser(
+            name, help=tunable.summary, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        tunable.module.add_arguments(command)
+        command.epilog = f"examples:\n{tunable.examples}"
+        add_tuning_arguments(command, tunable)
+        command.set_defaults(func=run_tune, subcommand=name)
+
+
+def add_tuning_arguments(command: argparse.ArgumentParser, tunable: Tunable) -> None:
+    """Register the tuning options of ``tune <pipeline>`` on ``command``."""
+    objective = f"{tunable.metric} ({tunable.direction}d)"
     tune = command.add_argument_group("tuning")
     tune.add_argument(
         "--trials", type=int, default=20, help="trials this command runs, over its workers (default: %(default)s)"
@@ -65,7 +161,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tune.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting trials after this long")
     tune.add_argument(
         "--study-name",
-        help="the Optuna study (default: forecast-<dataset>-H<horizon>); "
+        help="the Optuna study (default: <pipeline>-<dataset>, and -H<horizon> for forecast); "
         "workers with the same name and storage share it",
     )
     tune.add_argument(
@@ -79,20 +175,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pruner",
         choices=("median", "hyperband", "none"),
         default="median",
-        help="stop unpromising trials early on their per-epoch validation MSE (default: %(default)s)",
+        help=f"stop unpromising trials early on their per-epoch {objective} (default: %(default)s)",
     )
     tune.add_argument(
         "--search-space",
         metavar="PATH",
         help="YAML/TOML file of distributions or fixed values per option, merged over the default "
-        f"space ({', '.join(FORECAST_SPACE)})",
+        f"space ({', '.join(tunable.space)})",
     )
     tune.add_argument("--best-to", metavar="PATH", help="write the best configuration here (.yaml or .toml)")
     tune.add_argument(
         "--workers", type=int, default=1, help="local worker processes sharing the study (default: %(default)s)"
     )
     tune.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
-    command.set_defaults(func=run_tune_forecast, subcommand="forecast")
 
 
 def make_sampler(name: str, seed: int) -> Any:
@@ -113,10 +208,10 @@ def make_pruner(name: str, max_epochs: int) -> Any:
     return optuna.pruners.NopPruner()
 
 
-def worker_command(config: Path, index: int, trials: int) -> list[str]:
+def worker_command(pipeline: str, config: Path, index: int, trials: int) -> list[str]:
     """The command line of local worker ``index``: every option of this command (in ``config``), its trials."""
     share = ["--workers", "1", "--worker-index", str(index), "--trials", str(trials)]
-    return [sys.executable, "-m", "titans_ts", "tune", "forecast", "--config", str(config), *share]
+    return [sys.executable, "-m", "titans_ts", "tune", pipeline, "--config", str(config), *share]
 
 
 def parent_run(study: Any, experiment: str) -> str:
@@ -135,31 +230,28 @@ def parent_run(study: Any, experiment: str) -> str:
 
 
 def objective(args: argparse.Namespace, space: dict[str, Any], options: dict[str, Any], parent: str, study_dir: Path):
-    """The Optuna objective: one forecasting run on the trial's options, scored by its best validation MSE."""
+    """The Optuna objective: one run of the pipeline on the trial's options, scored by its best validation metric."""
     import lightning as L
     import mlflow
     import optuna
     from optuna_integration import PyTorchLightningPruningCallback
 
     from pipelines.tracking import EpochMetrics, flat_params
-    from pipelines.training import fit_and_predict
-    from titans_ts.forecasting import TitansForecaster
+
+    metric = PIPELINES[args.pipeline].metric
 
     def run(trial: optuna.Trial) -> float:
         values = suggest(trial, space)
         trial_args = argparse.Namespace(**{**vars(args), **values})
         trial_args.run_dir, trial_args.resume = str(study_dir / f"trial-{trial.number}"), False
-        job = forecast.plan(trial_args, {**options, **values})[0]
+        job = PIPELINES[args.pipeline].job(trial_args, {**options, **values})
         mlflow_run = mlflow.start_run(run_name=f"trial-{trial.number}", parent_run_id=parent)
         run_id = mlflow_run.info.run_id
-        mlflow.log_params(flat_params({**job.options, "trial": trial.number}))
+        mlflow.log_params(flat_params({**job.params, "trial": trial.number}))
         mlflow.set_tags({"optuna.study": trial.study.study_name, "optuna.trial": str(trial.number)})
         L.seed_everything(trial_args.seed, workers=True)
-        pruning = PyTorchLightningPruningCallback(trial, monitor="val_mse")
         try:
-            model = TitansForecaster(job.forecaster)
-            callbacks = [EpochMetrics(run_id), pruning]
-            fitted = fit_and_predict(model, job.data, job.settings, job.directory, False, callbacks)
+            fitted = job.fit([EpochMetrics(run_id), PyTorchLightningPruningCallback(trial, monitor=metric)])
         except optuna.TrialPruned:
             mlflow.set_tag("optuna.state", "PRUNED")
             mlflow.end_run(status="KILLED")
@@ -168,15 +260,17 @@ def objective(args: argparse.Namespace, space: dict[str, Any], options: dict[str
             mlflow.set_tag("optuna.state", "FAIL")
             mlflow.end_run(status="FAILED")
             raise
-        mlflow.log_metric("best_val_mse", fitted.val_mse)
+        mlflow.log_metric(f"best_{metric}", fitted.score)
         mlflow.set_tag("optuna.state", "COMPLETE")
         mlflow.end_run()
-        return fitted.val_mse
+        return fitted.score
 
     return run
 
 
-def summarise(study: Any, parent: str, space: dict[str, Any], options: dict[str, Any], best_to: str | None) -> None:
+def summarise(
+    study: Any, parent: str, metric: str, space: dict[str, Any], options: dict[str, Any], best_to: str | None
+) -> None:
     """Best parameters, value and Optuna's figures on the parent run; the best configuration to ``best_to``."""
     import matplotlib
 
@@ -194,12 +288,12 @@ def summarise(study: Any, parent: str, space: dict[str, Any], options: dict[str,
         client.log_metric(parent, f"trials_{name}", count)
     completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not completed:
-        print(f"{PROG}: no trial completed; nothing to summarise")
+        print("titans-ts tune: no trial completed; nothing to summarise")
         return
     best = study.best_trial
     for key, value in flat_params({f"best.{k}": v for k, v in best.params.items()}).items():
         client.set_tag(parent, key, value)  # tags, not params: later workers may find a better trial
-    client.log_metric(parent, "best_val_mse", best.value)
+    client.log_metric(parent, f"best_{metric}", best.value)
     client.set_tag(parent, "best_trial", str(best.number))
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     for name, plot in (
@@ -209,7 +303,7 @@ def summarise(study: Any, parent: str, space: dict[str, Any], options: dict[str,
         try:
             figure = plot(study).figure
         except (ValueError, RuntimeError, ZeroDivisionError) as err:  # e.g. importances need 2+ varied trials
-            print(f"{PROG}: {name} figure skipped: {err}")
+            print(f"titans-ts tune: {name} figure skipped: {err}")
             continue
         client.log_figure(parent, figure, f"{name}.png")
     client.set_terminated(parent)
@@ -217,17 +311,17 @@ def summarise(study: Any, parent: str, space: dict[str, Any], options: dict[str,
         fixed = {name: spec for name, spec in space.items() if not isinstance(spec, Mapping)}
         write_config(best_to, {**options, **fixed, **best.params})
     print(
-        f"study {study.study_name}: best trial {best.number}, validation MSE {best.value:.4f}, params {best.params}; "
+        f"study {study.study_name}: best trial {best.number}, {metric} {best.value:.4f}, params {best.params}; "
         + ", ".join(f"{count} {name}" for name, count in counts.items() if count)
     )
 
 
 def write_config(path: str | Path, options: dict[str, Any], keep: set[str] | frozenset[str] = frozenset()) -> None:
-    """``options`` as a config file for ``titans-ts forecast --config`` (.toml, else YAML); tuning and run-location
-    options are left out unless named in ``keep``."""
+    """``options`` as a config file for the pipeline's --config (.toml, else YAML); tuning and run-location options
+    are left out unless named in ``keep``."""
     import yaml
 
-    dropped = set(TUNE_ONLY) | set(forecast.RUN_ONLY) | {"quick"}
+    dropped = set(TUNE_ONLY) | set(RUN_ONLY) | {"quick"}
     kept = {k: v for k, v in options.items() if k in keep or k not in dropped}
     if kept.get("data"):  # --data and --dataset exclude each other; --dataset only holds its default here
         kept.pop("dataset", None)
@@ -250,52 +344,60 @@ def toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def prepare(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], forecast.Job]:
-    """The forecast options of ``args``, the search space, and the first horizon's job (data read and checked).
+def prepare(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], TrialJob]:
+    """The pipeline options of ``args``, the search space, and a planned run (data read and checked).
     DataError / ValueError for bad input."""
     for name in ("trials", "workers"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be ≥ 1, got {getattr(args, name)}")
     options = {
-        key: value
+        key: flat(value)
         for key, value in vars(args).items()
         if key not in ("func", "presets", "command", "pipeline", "subcommand", *TUNE_ONLY)
     }
-    options["horizon"] = [h for value in args.horizon for h in value]
+    tunable = PIPELINES[args.pipeline]
     overrides = read_config(args.search_space) if args.search_space else {}
-    space = merge_space(FORECAST_SPACE, overrides, args.search_space or "search space")
+    space = merge_space(tunable.space, overrides, args.search_space or "search space")
     unknown = [name for name in space if name not in options]
     if unknown:
-        raise ValueError(f"{args.search_space or 'search space'}: not options of forecast: {', '.join(unknown)}")
-    job = forecast.plan(argparse.Namespace(**{**vars(args), "run_dir": None, "resume": False}), options)[0]
+        raise ValueError(f"{args.search_space or 'search space'}: not options of {args.pipeline}: {', '.join(unknown)}")
+    job = tunable.job(argparse.Namespace(**{**vars(args), "run_dir": None, "resume": False}), options)
     return options, space, job
 
 
-def run_tune_forecast(args: argparse.Namespace) -> int:
-    """The ``tune forecast`` subcommand."""
+def flat(value: Any) -> Any:
+    """A list of lists (an option with ``nargs`` whose type gives lists, as --horizon all) as one list."""
+    if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
+        return [item for part in value for item in part]
+    return value
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    """The ``tune <pipeline>`` subcommands."""
     try:
         options, space, job = prepare(args)
     except (DataError, ValueError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"titans-ts tune {args.pipeline}: error: {err}", file=sys.stderr)
         return 2
     import mlflow
     import optuna
 
     from pipelines.tracking import tracking_uri
 
-    study_name = args.study_name or f"forecast-{job.dataset}-H{job.data.horizon}"
+    tunable = PIPELINES[args.pipeline]
+    study_name = args.study_name or job.study
     mlflow.set_tracking_uri(tracking_uri(args.tracking_uri))
     study = optuna.create_study(
         study_name=study_name,
         storage=args.storage,
         load_if_exists=True,
-        direction="minimize",
+        direction=tunable.direction,
         sampler=make_sampler(args.sampler, args.seed + args.worker_index),
         pruner=make_pruner(args.pruner, args.epochs),
     )
-    parent = parent_run(study, f"tune/forecast/{job.dataset}")
+    parent = parent_run(study, job.experiment)
     started = time.strftime("%Y%m%d-%H%M%S")
-    study_dir = forecast.RUNS_ROOT.parent / "tune" / study_name / f"worker-{args.worker_index}-{started}"
+    study_dir = Path("runs") / "tune" / study_name / f"worker-{args.worker_index}-{started}"
     shares = [args.trials // args.workers + (i < args.trials % args.workers) for i in range(args.workers)]
     workers = []
     if args.workers > 1:
@@ -306,7 +408,8 @@ def run_tune_forecast(args: argparse.Namespace) -> int:
         }
         config = study_dir / "workers.yaml"
         write_config(config, {**options, **shared, "study_name": study_name}, keep=shared.keys() | {"study_name"})
-        workers = [subprocess.Popen(worker_command(config, i, shares[i])) for i in range(1, args.workers)]
+        commands = [worker_command(args.pipeline, config, i, shares[i]) for i in range(1, args.workers)]
+        workers = [subprocess.Popen(command) for command in commands]
     study.optimize(
         objective(args, space, options, parent, study_dir),
         n_trials=shares[0],
@@ -317,5 +420,5 @@ def run_tune_forecast(args: argparse.Namespace) -> int:
     failed = [w.wait() for w in workers]
     if args.worker_index == 0:
         study = optuna.load_study(study_name=study_name, storage=args.storage)
-        summarise(study, parent, space, options, args.best_to)
+        summarise(study, parent, tunable.metric, space, options, args.best_to)
     return 1 if any(failed) else 0

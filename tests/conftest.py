@@ -1,4 +1,5 @@
-"""Real servers for the tuning tests, started by the tests: a PostgreSQL cluster and an MLflow tracking server."""
+"""Shared fixtures: one torch thread, a working folder with its own MLflow store for pipeline runs, and real servers
+for the tuning tests, started by the tests: a PostgreSQL cluster and an MLflow tracking server."""
 
 from __future__ import annotations
 
@@ -18,11 +19,25 @@ from pathlib import Path
 import pytest
 import torch
 
+if not torch.cuda.is_available():  # the Triton kernels' tests run them on the CPU through Triton's interpreter,
+    os.environ.setdefault("TRITON_INTERPRET", "1")  # which must be chosen before any kernel is decorated
+
 
 @pytest.fixture(autouse=True, scope="session")
 def one_thread() -> None:
     """Tiny test models run fastest on one thread: on a 2-core machine two threads mostly wait for each other."""
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A folder for the pipeline runs of one test module, made the working directory (MLflow's artifacts land in
+    ./mlruns), with its own sqlite tracking store."""
+    path = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(path)
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}/mlflow.db")
+        yield path
 
 
 def free_port() -> int:

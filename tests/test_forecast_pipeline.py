@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,11 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from pipeline_runs import crash_in_second_epoch, finished_run
 
 from pipelines.cli import main
+from pipelines.forecast_task import ForecastTask
 from pipelines.tracking import file_sha256
-from pipelines.training import ForecastTask
 
 TINY = [
     "--d-model", "8", "--n-layers", "1", "--n-heads", "2", "--chunk-size", "4", "--segment-size", "8",
@@ -30,16 +30,6 @@ SUMMARY_KEYS = {
     "dataset", "model", "horizon", "lookback", "test_mse", "test_mae", "val_mse", "baseline_test_mse",
     "baseline_test_mae", "epochs", "train_seconds", "mlflow_run_id",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A folder to run in (MLflow's artifacts land in ./mlruns) with its own tracking store."""
-    path = tmp_path_factory.mktemp("forecast")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(path)
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}/mlflow.db")
-        yield path
 
 
 def write_series(path: Path, rows: int, freq: str, date_format: str) -> Path:
@@ -89,10 +79,8 @@ def test_summary_json(hourly_run: dict[str, Any]) -> None:
 
 def test_mlflow_run_contents(workdir: Path, hourly_run: dict[str, Any]) -> None:
     run_id = hourly_run["mlflow_run_id"]
-    run = mlflow.get_run(run_id)
+    run = finished_run(run_id, "forecast/hourly")
     client = mlflow.MlflowClient()
-    assert run.info.status == "FINISHED"
-    assert client.get_experiment(run.info.experiment_id).name == "forecast/hourly"
     params = run.data.params
     assert params["d_model"] == "8" and params["epochs"] == "2" and params["model"] == "mal"
     assert params["forecaster.backbone.variant"] == "mal" and params["forecaster.patch_len"] == "4"
@@ -122,12 +110,7 @@ def test_mlflow_run_contents(workdir: Path, hourly_run: dict[str, Any]) -> None:
 def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = write_series(workdir / "short.csv", 700, "h", "%Y-%m-%d %H:%M:%S")
     argv = ["--data", str(data), "--lookback", "24", "--horizon", "12", "--epochs", "2", "--run-dir", "resumed", *TINY]
-
-    def crash(task: ForecastTask) -> None:
-        if task.current_epoch == 1:
-            raise RuntimeError("killed")
-
-    monkeypatch.setattr(ForecastTask, "on_train_epoch_start", crash)
+    crash_in_second_epoch(monkeypatch, ForecastTask)
     with pytest.raises(RuntimeError, match="killed"):
         forecast(*argv)
     monkeypatch.undo()

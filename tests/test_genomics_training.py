@@ -1,5 +1,5 @@
 """Training pieces of the classification pipeline: the Lightning task (losses logged, probabilities predicted,
-reverse-complement augmentation) and the scikit-learn metrics and confusion-matrix figure."""
+reverse-complement augmentation), the scikit-learn metrics and the confusion-matrix figure."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from dashboards.confusion import plot_confusion
 from genomics.baseline import GenomicBenchmarksCNN
 from genomics.dataset import prepare_classification
 from genomics.make_demo import planted_motif
-from genomics.metrics import classification_metrics, confusion_figure
+from genomics.metrics import classification_metrics
 from genomics.readers import SequenceSet
 from genomics.task import ClassificationTask
 from genomics.tokens import NucleotideTokenizer
@@ -33,12 +34,15 @@ def test_metrics_binary_and_multiclass() -> None:
     assert np.isnan(classification_metrics(np.array([1, 1]), probabilities[:2])["auroc"])
 
 
-def test_confusion_figure_counts(tmp_path: Path) -> None:
-    figure = confusion_figure(np.array([0, 1, 1, 1]), np.array([0, 0, 1, 1]), ["neg", "pos"], "demo, mag")
-    axes = figure.axes[0]
-    assert axes.get_title() == "demo, mag"
-    assert [t.get_text() for t in axes.texts] == ["1", "0", "1", "2"]
-    assert [t.get_text() for t in axes.get_xticklabels()] == ["neg", "pos"]
+def test_confusion_panels_count(tmp_path: Path) -> None:
+    labels = np.array([0, 1, 1, 1])
+    predicted = {"Titans": np.array([0, 0, 1, 1]), "CNN": np.array([1, 1, 1, 1])}
+    figure = plot_confusion(labels, predicted, ["neg", "pos"], "demo, mag")
+    titans, cnn = figure.axes
+    assert figure.get_suptitle() == "demo, mag" and (titans.get_title(), cnn.get_title()) == ("Titans", "CNN")
+    assert [t.get_text() for t in titans.texts] == ["1", "0", "1", "2"]
+    assert [t.get_text() for t in cnn.texts] == ["0", "1", "0", "3"]
+    assert [t.get_text() for t in titans.get_xticklabels()] == ["neg", "pos"]
     figure.savefig(tmp_path / "confusion.png")
 
 

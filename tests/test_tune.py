@@ -1,5 +1,6 @@
-"""``titans-ts tune forecast``: Optuna studies on the sqlite defaults, on a real PostgreSQL server shared by two
-worker processes, and logged to a real MLflow tracking server; tiny models so that each trial takes seconds."""
+"""``titans-ts tune forecast`` and ``tune classify``: Optuna studies on the sqlite defaults, on a real PostgreSQL server
+shared by two worker processes, and logged to a real MLflow tracking server; tiny models so that each trial takes
+seconds."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import optuna
 import pytest
 import yaml
 
+from genomics.make_demo import planted_motif
 from pipelines import tune
 from pipelines.cli import build_parser, main, parse
 
@@ -110,3 +112,28 @@ def test_bad_search_space_is_one_line(workdir: Path, capsys: pytest.CaptureFixtu
     assert main(["tune", "forecast", *TINY, "--search-space", "bad.yaml"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "titans-ts tune forecast: error: bad.yaml: lr: float needs low ≤ high"
+
+
+def test_tune_classify_on_sqlite(workdir: Path) -> None:
+    """A tiny classification study maximises validation accuracy; its best configuration re-runs to the same score."""
+    sequences, labels = planted_motif(240, 64, seed=1, motifs=("TATAAA",))
+    Path("motif.csv").write_text("seq,label\n" + "".join(f"{s},{y}\n" for s, y in zip(sequences, labels)))
+    space = {**SPACE, "chunk_size": 4, "theta_max": 0.05, "pooling": "attention"}
+    Path("classify_space.yaml").write_text(yaml.safe_dump(space))
+    argv = ["tune", "classify", "--data", "motif.csv", *TINY, "--trials", "2", "--search-space", "classify_space.yaml",
+            "--best-to", "best.yaml"]  # fmt: skip
+    assert main(argv) == 0
+    study = optuna.load_study(study_name="classify-motif", storage="sqlite:///optuna.db")
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE and len(study.trials) == 2
+    client = mlflow.MlflowClient(local_store(workdir))
+    parent = study.user_attrs[tune.PARENT_RUN_KEY]
+    assert client.get_experiment(client.get_run(parent).info.experiment_id).name == "tune/classify/motif"
+    assert client.get_run(parent).data.metrics["best_val_accuracy"] == pytest.approx(study.best_value)
+    for run in children(client, parent):
+        assert run.data.tags["optuna.state"] == "COMPLETE" and run.data.params["chunk_size"] == "4"
+        assert len(client.get_metric_history(run.info.run_id, "val_accuracy")) == 2
+    best = yaml.safe_load(Path("best.yaml").read_text())
+    assert best["lr"] == study.best_params["lr"] and best["data"] == "motif.csv" and "dataset" not in best
+    assert main(["classify", "--config", "best.yaml", "--summary-json", "rerun.json"]) == 0
+    rerun = json.loads(Path("rerun.json").read_text())
+    assert rerun["best_val_accuracy"] == pytest.approx(study.best_value)

@@ -1,0 +1,339 @@
+"""Train a Titans sequence classifier and the Genomic Benchmarks CNN baseline on the same splits, test both, and log
+the run to MLflow.
+
+Data: a Genomic Benchmarks folder by name (--dataset; "demo" is the bundled planted-motif set), or your own FASTA /
+CSV / TSV file (--data) with its own test file (--test-data) or, without one, a stratified seeded test split held out
+from it (--test-fraction). The validation split (--val-fraction) is carved from the training sequences, stratified and
+seeded; the test split is only scored, with the checkpoint of the best validation accuracy. Each run is one MLflow run
+in the experiment "classify/<dataset>" holding every option as a parameter, per-epoch losses and validation accuracy
+of both models, their test accuracy, macro-F1, MCC and AUROC, a confusion-matrix figure, the options as config.yaml
+and the Titans model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torch import nn
+
+from genomics.baseline import MIN_LENGTH
+from genomics.catalog import DEFAULT_GENOMIC_DIR, resolve_benchmark
+from genomics.dataset import ClassificationData, prepare_classification, split_test
+from genomics.model import POOLINGS
+from genomics.readers import FASTA_SUFFIXES, TABLE_SUFFIXES, read_benchmark, read_sequences
+from genomics.strands import StrandAveraged
+from genomics.tokens import NucleotideTokenizer
+from pipelines.options import (
+    add_backbone_arguments,
+    add_run_arguments,
+    add_switch,
+    add_training_arguments,
+    backbone_config,
+    plan_or_report,
+    run_directory,
+    train_settings,
+)
+from pipelines.settings import TrainSettings
+from titans_ts.config import TitansConfig
+from titans_ts.data import DataError
+
+if TYPE_CHECKING:
+    import lightning as L
+
+    from pipelines.training import FitResult
+
+PROG = "titans-ts classify"
+DEFAULT_DATASET = "demo"
+RUNS_ROOT = Path("runs") / "classify"
+MONITOR = "val_accuracy"  # early stopping, the tested checkpoint and ``tune classify`` maximise it
+SCORES = ("accuracy", "f1", "mcc", "auroc")
+# The memory alone (Table 4 of the paper reports it for DNA). θ_max 0.02: at 0.05 and above, with chunks of 4 or more
+# tokens, the memory weights diverged to NaN on the demo set (README, "Genomic classification").
+BACKBONE = {"model": "lmm", "chunk_size": 8, "theta_max": 0.02}
+# --quick: a small model and few epochs on the bundled demo set; config file and flags still override it.
+QUICK = {"d_model": 32, "n_layers": 1, "epochs": 6, "max_train_batches": 60, "lr": 0.003}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register every option of ``titans-ts classify`` on ``parser``."""
+    parser.epilog = (
+        "examples:\n"
+        "  titans-ts classify --quick                               # about 2 min on 2 CPU cores\n"
+        "  titans-ts classify --dataset human_nontata_promoters --model mag\n"
+        "  titans-ts classify --data reads.fa --labels labels.tsv --test-data heldout.fa --max-length 500 --truncate\n"
+        "  titans-ts classify --resume --run-dir runs/classify/demo-mag-20260101-120000\n"
+        "precedence: built-in defaults < --quick < --config file < flags on the command line"
+    )
+    data = parser.add_argument_group("data")
+    source = data.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="a Genomic Benchmarks data set: the folder NAME (train.csv.gz, test.csv.gz) under --data-dir; 'demo' is "
+        f"the bundled planted-motif set (default: {DEFAULT_DATASET})",
+    )
+    source.add_argument(
+        "--data",
+        metavar="PATH",
+        help=f"labelled sequences: FASTA ({' '.join(FASTA_SUFFIXES)}) or a table (.csv; {' '.join(TABLE_SUFFIXES[1:])} "
+        "tab-separated), optionally .gz",
+    )
+    data.add_argument(
+        "--test-data",
+        metavar="PATH",
+        help="the test file of --data; without it a stratified, seeded --test-fraction of --data is held out as test",
+    )
+    data.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="share of --data held out as test when there is no --test-data (default: %(default)s)",
+    )
+    data.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of the training sequences held out for validation, stratified (default: %(default)s)",
+    )
+    data.add_argument(
+        "--data-dir", metavar="DIR", help=f"folder of Genomic Benchmarks data sets (default: {DEFAULT_GENOMIC_DIR})"
+    )
+    data.add_argument("--labels", metavar="PATH", help="FASTA only: a CSV/TSV of record id and label")
+    data.add_argument(
+        "--sequence-column", metavar="NAME", help="tables: the sequence column (default: seq/sequence/dna)"
+    )
+    data.add_argument("--label-column", metavar="NAME", help="tables: the label column (default: label/class/y/...)")
+    tokens = parser.add_argument_group("sequences and tokens")
+    tokens.add_argument("--kmer", type=int, default=1, help="bases per token; 1 = single nucleotides (default: 1)")
+    add_switch(tokens, "--kmer-overlap", False, "k-mers every base (stride 1) rather than every k bases")
+    tokens.add_argument(
+        "--max-length",
+        type=int,
+        metavar="BASES",
+        help="pad every sequence to this many bases (default: the longest sequence); a longer one is an error "
+        "unless --truncate",
+    )
+    add_switch(tokens, "--truncate", False, "keep the first --max-length bases of longer sequences")
+    add_switch(
+        tokens,
+        "--rc-augment",
+        True,
+        "train on the reverse complement of each sequence with probability 1/2, both models",
+    )
+    add_switch(
+        tokens,
+        "--rc-average",
+        True,
+        "validate and test on the mean class probabilities of a sequence and its reverse complement, both models",
+    )
+    model = parser.add_argument_group("model (Titans backbone and classification head)")
+    add_backbone_arguments(model, **BACKBONE)
+    model.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default="attention",
+        help="features to one vector: learned attention weights, the mean over the sequence, or its last token "
+        "(default: %(default)s)",
+    )
+    train = parser.add_argument_group("training")
+    add_training_arguments(
+        train, "the Genomic Benchmarks CNN", "sequences", "accuracy", QUICK["max_train_batches"], baseline_lr=1e-3
+    )
+    add_run_arguments(
+        parser,
+        QUICK,
+        "d_model 32, 1 layer, lr 0.003, 6 epochs of at most 60 batches (on the demo set unless --dataset/--data)",
+        RUNS_ROOT,
+        "a finished run is kept, an unfinished one continues from its last checkpoints and MLflow run",
+        "write the run's results to this JSON file",
+    )
+    parser.set_defaults(func=run_classify)
+
+
+@dataclass
+class Job:
+    """One (dataset, model) run: the encoded splits, the files they came from, the Titans configuration, the
+    training settings of Titans and of the CNN, the options (the strand options among them), and the checkpoint
+    folder."""
+
+    dataset: str
+    files: list[Path]
+    data: ClassificationData
+    backbone: TitansConfig
+    settings: TrainSettings
+    baseline_settings: TrainSettings
+    options: dict[str, Any]
+    directory: Path
+
+    def classifier(self, model: nn.Module) -> nn.Module:
+        """``model`` as trained, validated and tested: strand-averaged in eval mode with --rc-average."""
+        return StrandAveraged(model, self.data.tokenizer.complement) if self.options["rc_average"] else model
+
+
+def dataset_name(path: Path) -> str:
+    """The file name of ``path`` without .gz and its type suffix ("reads" for reads.fa.gz)."""
+    return Path(path.name.removesuffix(".gz").removesuffix(".GZ")).stem
+
+
+def plan(args: argparse.Namespace, options: dict[str, Any]) -> Job:
+    """Read, check and encode the data, and check the model and training options, before anything trains.
+    DataError / ValueError for bad input."""
+    settings = train_settings(args)
+    backbone = backbone_config(args)
+    if args.kmer < 1:
+        raise ValueError(f"--kmer must be ≥ 1; got {args.kmer}")
+    if args.data is None and (args.test_data or args.labels or args.sequence_column or args.label_column):
+        raise ValueError("--test-data, --labels, --sequence-column and --label-column need --data")
+    if args.data:
+        read = {"labels": args.labels, "sequence_column": args.sequence_column, "label_column": args.label_column}
+        files = [Path(args.data), *([Path(args.test_data)] if args.test_data else [])]
+        train = read_sequences(files[0], **read)
+        if args.test_data:
+            test = read_sequences(files[1], **read)
+        else:
+            train, test = split_test(train, args.test_fraction, args.seed)
+        dataset = dataset_name(files[0])
+    else:
+        folder = resolve_benchmark(args.dataset or DEFAULT_DATASET, args.data_dir)
+        train, test = read_benchmark(folder)
+        files, dataset = [folder / "train.csv.gz", folder / "test.csv.gz"], folder.name
+    tokenizer = NucleotideTokenizer(args.kmer, args.kmer_overlap)
+    data = prepare_classification(train, test, tokenizer, args.max_length, args.truncate, args.val_fraction, args.seed)
+    if data.length < MIN_LENGTH:
+        needed = next(n for n in range(1, MIN_LENGTH * args.kmer + 1) if tokenizer.n_tokens(n) >= MIN_LENGTH)
+        raise DataError(
+            f"{train.source}: {data.max_bases} bases make {data.length} tokens, but the Genomic Benchmarks CNN "
+            f"baseline needs at least {MIN_LENGTH}; pass --max-length {needed} to pad the sequences"
+        )
+    return Job(
+        dataset=dataset,
+        files=files,
+        data=data,
+        backbone=backbone,
+        settings=settings,
+        baseline_settings=dataclasses.replace(settings, lr=args.baseline_lr),
+        options=options,
+        directory=run_directory(args, RUNS_ROOT, dataset),
+    )
+
+
+def fit_classifier(
+    model: nn.Module,
+    job: Job,
+    settings: TrainSettings,
+    checkpoints: Path,
+    resume: bool = False,
+    callbacks: list[L.Callback] | None = None,
+) -> FitResult:
+    """Train ``model`` on the job's train split (reverse-complement augmented with --rc-augment), keep the checkpoint
+    of the best validation accuracy (``score``), and predict the test split's class probabilities with it."""
+    from genomics.task import ClassificationTask
+    from pipelines.training import fit_and_predict
+
+    complement = job.data.tokenizer.complement if job.options["rc_augment"] else None
+    task = ClassificationTask(job.classifier(model), settings.lr, complement)
+    splits = {split: job.data.dataset(split) for split in ("train", "val", "test")}
+    return fit_and_predict(task, splits, settings, checkpoints, MONITOR, "max", resume, callbacks)
+
+
+def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
+    """Train, test and log the Titans classifier and the CNN; returns the summary (also ``<run dir>/result.json``)."""
+    # Imported here, not at the top, so that ``--help`` and bad-input errors do not wait for Lightning and MLflow.
+    import lightning as L
+    import mlflow
+
+    from dashboards.confusion import plot_confusion
+    from genomics.baseline import GenomicBenchmarksCNN
+    from genomics.metrics import classification_metrics
+    from genomics.model import TitansClassifier, TokenProbabilities
+    from pipelines.tracking import EpochMetrics, file_sha256, log_exported_model, start_job_run, tracking_uri
+
+    result_file = job.directory / "result.json"
+    if args.resume and result_file.is_file():
+        print(f"{job.dataset} {args.model}: finished before, kept ({result_file})")
+        return json.loads(result_file.read_text())
+    data = job.data
+    facts = {
+        "data_files": [str(f) for f in job.files],
+        "classes": data.classes,
+        "tokens": data.length,
+        "max_bases": data.max_bases,
+        "vocab_size": data.tokenizer.vocab_size,
+        **{f"sequences_{split}": len(data.labels[split]) for split in ("train", "val", "test")},
+    }
+    model_params = {f"backbone.{key}": value for key, value in job.backbone.to_dict().items()}
+    shas = [file_sha256(f) for f in job.files]
+    tags = {"data_sha256": shas[0], "dataset": job.dataset, "model": args.model, "baseline": "gb_cnn"}
+    if len(shas) > 1:
+        tags["test_data_sha256"] = shas[1]
+    mlflow.set_tracking_uri(tracking_uri(args.tracking_uri))
+    run_name = f"{args.model}-{job.dataset}"
+    params = {**job.options, **model_params, **facts}
+    with start_job_run(job.directory, f"classify/{job.dataset}", run_name, args.resume, params, tags, job.options,
+                       args.config) as run:  # fmt: skip
+        run_id = run.info.run_id
+        n_classes, vocab = len(data.classes), data.tokenizer.vocab_size
+        L.seed_everything(args.seed, workers=True)
+        model = TitansClassifier(vocab, n_classes, job.backbone, args.pooling)
+        titans = fit_classifier(model, job, job.settings, job.directory / "titans", args.resume, [EpochMetrics(run_id)])
+        L.seed_everything(args.seed, workers=True)
+        cnn = GenomicBenchmarksCNN(vocab, n_classes, data.length)
+        cnn_callbacks = [EpochMetrics(run_id, "baseline_")]
+        baseline = fit_classifier(cnn, job, job.baseline_settings, job.directory / "cnn", args.resume, cnn_callbacks)
+        labels = data.labels["test"].numpy()
+        metrics = {
+            **classification_metrics(labels, titans.predictions, "test_"),
+            **classification_metrics(labels, baseline.predictions, "baseline_test_"),
+            f"best_{MONITOR}": titans.score,
+            f"baseline_best_{MONITOR}": baseline.score,
+            "epochs": titans.epochs,
+            "baseline_epochs": baseline.epochs,
+            "train_seconds": titans.seconds,
+            "baseline_train_seconds": baseline.seconds,
+        }
+        mlflow.log_metrics(metrics)
+        predicted = {f"Titans ({args.model})": titans.predictions.argmax(1), "GB CNN": baseline.predictions.argmax(1)}
+        figure = plot_confusion(labels, predicted, data.classes, f"{job.dataset}: test split, {len(labels)} sequences")
+        mlflow.log_figure(figure, "confusion_matrix.png")
+        log_exported_model(TokenProbabilities(job.classifier(model)), data.tokens["test"][:2].numpy())
+    result = {
+        "dataset": job.dataset,
+        "model": args.model,
+        **{f"{model}test_{key}": metrics[f"{model}test_{key}"] for model in ("", "baseline_") for key in SCORES},
+        f"best_{MONITOR}": titans.score,
+        "epochs": titans.epochs,
+        "train_seconds": round(titans.seconds, 1),
+        "baseline_train_seconds": round(baseline.seconds, 1),
+        "mlflow_run_id": run_id,
+    }
+    result_file.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    """The ``classify`` subcommand: plan the run, then train, test and log both models."""
+    from pipelines.training import NonFiniteLoss
+
+    job = plan_or_report(PROG, plan, args)
+    if job is None:
+        return 2
+    try:
+        r = run_job(job, args)
+    except NonFiniteLoss as err:
+        print(f"{PROG}: error: {err}; lower --lr, --theta-max or --chunk-size", file=sys.stderr)
+        return 1
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(r, indent=2))
+    print(
+        f"{r['dataset']} {r['model']}: test accuracy {r['test_accuracy']:.4f} F1 {r['test_f1']:.4f} "
+        f"MCC {r['test_mcc']:.4f} AUROC {r['test_auroc']:.4f} | CNN accuracy {r['baseline_test_accuracy']:.4f} "
+        f"F1 {r['baseline_test_f1']:.4f} | {r['epochs']} epochs, {r['train_seconds']:.0f} s | "
+        f"MLflow run {r['mlflow_run_id']}"
+    )
+    return 0

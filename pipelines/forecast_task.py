@@ -1,0 +1,73 @@
+"""``ForecastTask``: a forecaster trained with Lightning on (x, y) windows, and ``fit_forecaster``, which runs it
+through the pipelines' one fit (best checkpoint on validation MSE)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pipelines.settings import TrainSettings
+from pipelines.training import FitResult, fit_and_predict
+from titans_ts.data import ForecastData
+
+LOSS_FUNCTIONS = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.smooth_l1_loss}
+
+
+class ForecastTask(L.LightningModule):
+    """A forecaster trained on (x, y) windows with ``settings.loss``; logs ``train_loss`` per epoch and
+    ``val_mse``/``val_mae`` over all validation windows."""
+
+    def __init__(self, model: nn.Module, settings: TrainSettings) -> None:
+        super().__init__()
+        self.model, self.settings = model, settings
+        self.loss = LOSS_FUNCTIONS[settings.loss]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        x, y = batch
+        loss = self.loss(self(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        x, y = batch
+        prediction = self(x)
+        self.log("val_mse", F.mse_loss(prediction, y), prog_bar=True, batch_size=len(x))
+        self.log("val_mae", F.l1_loss(prediction, y), batch_size=len(x))
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self(batch[0])
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.settings.lr)
+        schedule = self.settings.lr_schedule
+        if schedule == "halving":
+            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+        elif schedule == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.settings.epochs)
+        else:
+            scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def fit_forecaster(
+    model: nn.Module,
+    data: ForecastData,
+    settings: TrainSettings,
+    checkpoints: Path,
+    resume: bool = False,
+    callbacks: list[L.Callback] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``data``'s train windows, keep the checkpoint of the lowest validation MSE (``score``), and
+    forecast every test window with it: ``predictions`` (windows, H, C_out), scaled units."""
+    splits = {split: data.windows(split) for split in ("train", "val", "test")}
+    return fit_and_predict(
+        ForecastTask(model, settings), splits, settings, checkpoints, "val_mse", "min", resume, callbacks
+    )
