@@ -139,7 +139,7 @@ def _check_lengths(part: SequenceSet, max_bases: int) -> None:
     long = [i for i, s in enumerate(part.sequences) if len(s) > max_bases]
     if long:
         first = long[0]
-        others = f" ({len(long) - 1} more in this file)" if len(long) > 1 else ""
+        others = f" ({len(long) - 1} more)" if len(long) > 1 else ""
         raise DataError(
             f"{part.where(first)}: sequence of {len(part.sequences[first])} bases is longer than the maximum "
             f"{max_bases}{others}; pass --truncate to keep the first {max_bases} bases, or raise --max-length"

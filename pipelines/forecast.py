@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -345,9 +346,15 @@ def run_forecast(args: argparse.Namespace) -> int:
     jobs = plan_or_report(PROG, plan, args)
     if jobs is None:
         return 2
+    from pipelines.training import NonFiniteLoss  # here: bad input is reported before Lightning loads
+
     results = []
     for job in jobs:
-        results.append(run_job(job, args))
+        try:
+            results.append(run_job(job, args))
+        except NonFiniteLoss as err:
+            print(f"{PROG}: error: {job.dataset} H{job.data.horizon}: {err}", file=sys.stderr)
+            return 1
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(results, indent=2))
         r = results[-1]

@@ -75,7 +75,7 @@ def add_training_arguments(
     group: argparse._ArgumentGroup, baseline: str, item: str, metric: str, quick_batches: int, baseline_lr: float
 ) -> None:
     """Register the training options of Titans and of the ``baseline`` model on ``group``: learning rates, ``item``s
-    per batch, epochs, early-stopping patience on the validation ``metric``, batch cap, seed and device."""
+    per batch, epochs, early-stopping patience on the validation ``metric``, batch cap, seed, device and threads."""
     group.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of Titans (default: %(default)s)")
     group.add_argument(
         "--baseline-lr",
@@ -105,11 +105,18 @@ def add_training_arguments(
         default="auto",
         help="auto: CUDA when torch sees it, else CPU (default: %(default)s)",
     )
+    group.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads (default: torch's choice, one per core); on a small or busy machine 1 is often "
+        "several times faster for small models",
+    )
 
 
 def train_settings(args: argparse.Namespace, **extra: Any) -> TrainSettings:
     """The training options of ``args`` (Titans' --lr) as ``TrainSettings``, with ``extra`` fields."""
-    shared = ("lr", "batch_size", "epochs", "patience", "max_train_batches", "device")
+    shared = ("lr", "batch_size", "epochs", "patience", "max_train_batches", "device", "threads")
     return TrainSettings(**{name: getattr(args, name) for name in shared}, **extra)
 
 

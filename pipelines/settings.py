@@ -16,10 +16,10 @@ DEVICES = ("auto", "cpu", "cuda")
 class TrainSettings:
     """How to train: Adam at ``lr``; at most ``epochs`` epochs, stopping after ``patience`` epochs without a better
     validation score; ``max_train_batches`` caps the batches per epoch (None: all); ``device`` is "auto" (CUDA when
-    present), "cpu" or "cuda". Forecasting only (classification trains on cross-entropy at a constant rate): the
-    ``loss``, and the ``lr_schedule`` stepped per epoch: "constant", "halving" (lr·0.5^e in epoch e,
-    Time-Series-Library's "type1") or "cosine" (annealed to 0 over ``epochs``). ValueError for a bad value, or for
-    "cuda" on a machine without CUDA."""
+    present), "cpu" or "cuda"; ``threads`` sets torch's CPU threads (None: torch's default). Forecasting only
+    (classification trains on cross-entropy at a constant rate): the ``loss``, and the ``lr_schedule`` stepped per
+    epoch: "constant", "halving" (lr·0.5^e in epoch e, Time-Series-Library's "type1") or "cosine" (annealed to 0 over
+    ``epochs``). ValueError for a bad value, or for "cuda" on a machine without CUDA."""
 
     lr: float = 1e-3
     batch_size: int = 32
@@ -29,6 +29,7 @@ class TrainSettings:
     max_train_batches: int | None = None
     device: str = "auto"
     lr_schedule: str = "constant"
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         for name, choices in (("loss", LOSSES), ("lr_schedule", LR_SCHEDULES), ("device", DEVICES)):
@@ -36,7 +37,7 @@ class TrainSettings:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device cuda requested, but torch sees no CUDA device")
-        for name in ("batch_size", "epochs", "max_train_batches"):
+        for name in ("batch_size", "epochs", "max_train_batches", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be ≥ 1; got {value}")

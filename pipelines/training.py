@@ -49,7 +49,10 @@ class FiniteLoss(L.Callback):
     ) -> None:
         loss = float(outputs["loss"] if isinstance(outputs, Mapping) else outputs)
         if not math.isfinite(loss):
-            raise NonFiniteLoss(f"training loss became {loss} at epoch {trainer.current_epoch}, batch {batch_idx}")
+            raise NonFiniteLoss(
+                f"training loss became {loss} at epoch {trainer.current_epoch}, batch {batch_idx}; lower the learning "
+                "rate, theta_max or chunk_size"
+            )
 
 
 def fit_and_predict(
@@ -64,7 +67,9 @@ def fit_and_predict(
 ) -> FitResult:
     """Train ``task`` on ``splits["train"]`` (resuming from ``checkpoints/last.ckpt`` when ``resume`` and it exists),
     keep the checkpoint of the best validation ``monitor`` (``mode`` "min" or "max") over ``splits["val"]``, and
-    predict ``splits["test"]`` with it."""
+    predict ``splits["test"]`` with it (on ``settings.threads`` CPU threads when set)."""
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     loader = {
         split: DataLoader(splits[split], batch_size=settings.batch_size, shuffle=split == "train")
         for split in ("train", "val", "test")

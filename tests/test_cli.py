@@ -29,7 +29,7 @@ def test_help_lists_info(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "usage: titans-ts" in out
     assert "info" in out
-    assert "forecast" in out
+    assert "forecast" in out and "classify" in out
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

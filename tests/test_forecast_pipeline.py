@@ -133,6 +133,19 @@ def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.Monkey
     assert summary(out) == [result]
 
 
+def test_non_finite_loss_is_one_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_series(workdir / "nan.csv", 400, "h", "%Y-%m-%d %H:%M:%S")
+    original = ForecastTask.training_step
+    monkeypatch.setattr(ForecastTask, "training_step", lambda *a: original(*a) * float("inf"))
+    assert forecast("--data", str(data), "--lookback", "24", "--horizon", "12", "--run-dir", "nan", *TINY) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "titans-ts forecast: error: nan H12: training loss became inf at epoch 0, batch 0; lower the learning rate, "
+        "theta_max or chunk_size"
+    )
+
+
 def test_generated_daily_csv_with_month_first_dates(workdir: Path) -> None:
     data = write_series(workdir / "daily.csv", 500, "D", "%m/%d/%Y")
     out = workdir / "daily.json"

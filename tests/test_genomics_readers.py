@@ -169,8 +169,8 @@ def test_single_class_test_label_and_too_long_sequences() -> None:
                        r"classes: 0, 1$"):
         prepare_classification(labelled(), stranger, tokenizer)
     long_test = SequenceSet(["ACGT", "A" * 40, "A" * 50], ["0", "1", "1"], [2, 3, 4], None, "t.csv")
-    with pytest.raises(DataError, match=r"^t.csv: line 3: sequence of 40 bases is longer than the maximum 32 \(1 more "
-                       r"in this file\); pass --truncate to keep the first 32 bases, or raise --max-length$"):
+    with pytest.raises(DataError, match=r"^t.csv: line 3: sequence of 40 bases is longer than the maximum 32 "
+                       r"\(1 more\); pass --truncate to keep the first 32 bases, or raise --max-length$"):
         prepare_classification(labelled(), long_test, tokenizer, max_bases=32)
     with pytest.raises(DataError, match=r"^lonely.csv: cannot carve a stratified validation split of 0.1: "):
         prepare_classification(
