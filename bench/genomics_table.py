@@ -27,16 +27,9 @@ from sections import machine, parse_table_args, run_table, table_parser
 
 from genomics.catalog import available_benchmarks
 from pipelines.cli import main as titans_ts
+from titans_ts.paper import TABLE4 as PAPER
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "genomic"  # the project root's sibling
-# Table 4 of arXiv 2501.00663, top-1 accuracy %: (Titans neural memory, Genomic Benchmarks CNN).
-PAPER = {
-    "human_enhancers_cohn": (75.2, 69.5),
-    "human_enhancers_ensembl": (89.6, 68.9),
-    "human_ensembl_regulatory": (89.3, 93.3),
-    "human_nontata_promoters": (96.6, 84.6),
-    "human_ocr_ensembl": (79.9, 68.0),
-}
 BEGIN, END = "<!-- genomics_table: begin -->", "<!-- genomics_table: end -->"
 
 

@@ -6,8 +6,9 @@ CSV / TSV file (--data) with its own test file (--test-data) or, without one, a 
 from it (--test-fraction). The validation split (--val-fraction) is carved from the training sequences, stratified and
 seeded; the test split is only scored, with the checkpoint of the best validation accuracy. Each run is one MLflow run
 in the experiment "classify/<dataset>" holding every option as a parameter, per-epoch losses and validation accuracy
-of both models, their test accuracy, macro-F1, MCC and AUROC, a confusion-matrix figure, the options as config.yaml
-and the Titans model.
+of both models, their test accuracy, macro-F1, MCC and AUROC, a confusion-matrix figure, the options as config.yaml,
+the Titans model, and ``test_predictions.parquet`` (per test sequence: ``label``, and the class ``titans`` and
+``gb_cnn`` predicted) for the dashboard.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ DEFAULT_DATASET = "demo"
 RUNS_ROOT = Path("runs") / "classify"
 MONITOR = "val_accuracy"  # early stopping, the tested checkpoint and ``tune classify`` maximise it
 SCORES = ("accuracy", "f1", "mcc", "auroc")
+PREDICTIONS = "test_predictions.parquet"
 # The memory alone (Table 4 of the paper reports it for DNA). θ_max 0.02: at 0.05 and above, with chunks of 4 or more
 # tokens, the memory weights diverged to NaN on the demo set (README, "Genomic classification").
 BACKBONE = {"model": "lmm", "chunk_size": 8, "theta_max": 0.02}
@@ -247,6 +249,8 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     # Imported here, not at the top, so that ``--help`` and bad-input errors do not wait for Lightning and MLflow.
     import lightning as L
     import mlflow
+    import numpy as np
+    import pandas as pd
 
     from dashboards.confusion import plot_confusion
     from genomics.baseline import GenomicBenchmarksCNN
@@ -301,6 +305,10 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         predicted = {f"Titans ({args.model})": titans.predictions.argmax(1), "GB CNN": baseline.predictions.argmax(1)}
         figure = plot_confusion(labels, predicted, data.classes, f"{job.dataset}: test split, {len(labels)} sequences")
         mlflow.log_figure(figure, "confusion_matrix.png")
+        names = np.array(data.classes)
+        table = {"label": names[labels], "titans": names[predicted[f"Titans ({args.model})"]]}
+        pd.DataFrame({**table, "gb_cnn": names[predicted["GB CNN"]]}).to_parquet(job.directory / PREDICTIONS)
+        mlflow.log_artifact(str(job.directory / PREDICTIONS))
         log_exported_model(TokenProbabilities(job.classifier(model)), data.tokens["test"][:2].numpy())
     result = {
         "dataset": job.dataset,

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pipelines import classify, forecast, info, tune
+from pipelines import classify, dashboard, forecast, info, tune
 from pipelines.info import package_version
 
 SUBCOMMANDS = {
@@ -23,6 +23,7 @@ SUBCOMMANDS = {
         "train and test a Titans DNA sequence classifier and the Genomic Benchmarks CNN, logged to MLflow",
     ),
     "tune": (tune, "tune a pipeline's hyperparameters with Optuna, every trial a nested MLflow run"),
+    "dashboard": (dashboard, "browse runs, forecasts, the memory's surprise and confusion matrices in a browser"),
 }
 
 

@@ -5,7 +5,9 @@ other file: 70/10/20 % by time), standardised with a scaler fitted on the train 
 windows of --lookback input and --horizon output steps; every test window is scored (MSE and MAE on the scaled
 data, as the protocol reports them, and in the data's own units). Each horizon is one MLflow run in the experiment
 "forecast/<dataset>", holding every option as a parameter, per-epoch losses of both models, the test metrics, a
-forecast-vs-actual figure, the options as config.yaml and the Titans model.
+forecast-vs-actual figure, the options as config.yaml, the Titans model, and what the dashboards read
+(``pipelines.forecast_artifacts``: test forecasts, the memory's surprise over the test split). With --online the test
+split is also read as one stream whose memories keep learning (``titans_ts.online``), scored beside the frozen model.
 """
 
 from __future__ import annotations
@@ -147,6 +149,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per epoch: constant, halving (x0.5 every epoch, as Time-Series-Library) or cosine (to 0 over --epochs) "
         "(default: %(default)s)",
     )
+    evaluation = parser.add_argument_group("evaluation")
+    add_switch(
+        evaluation,
+        "--online",
+        False,
+        "also replay the test split as one stream whose memories keep memorising (test-time learning, trained "
+        "weights frozen) and report its test MSE/MAE beside the frozen model's",
+    )
     add_run_arguments(
         parser,
         QUICK,
@@ -239,10 +249,12 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     import lightning as L
     import mlflow
 
+    from pipelines.forecast_artifacts import FORECASTS, TRACE, write_forecasts, write_trace
     from pipelines.forecast_task import fit_forecaster
     from pipelines.tracking import EpochMetrics, file_sha256, log_exported_model, start_job_run, tracking_uri
     from titans_ts.baselines import DLinear
     from titans_ts.forecasting import TitansForecaster
+    from titans_ts.online import compare_online
 
     result_file = job.directory / "result.json"
     if args.resume and result_file.is_file():
@@ -297,8 +309,27 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
             "train_seconds": titans.seconds,
             "baseline_train_seconds": dlinear.seconds,
         }
+        predictions = {"titans": titans.predictions, "dlinear": dlinear.predictions}
+        if args.online:
+            comparison = compare_online(model, data, "test")
+            online = comparison.metrics()
+            metrics.update(online_test_mse=online["online_mse"], online_test_mae=online["online_mae"])
+            diverged = comparison.diverged_at()
+            if diverged is not None:
+                metrics["online_diverged_window"] = diverged
+                when = data.dates("test")[diverged + data.lookback]
+                print(
+                    f"{PROG}: warning: {job.dataset} H{horizon}: the online memory diverged (non-finite forecasts "
+                    f"from test window {diverged}, forecast start {when}); online MSE/MAE are NaN",
+                    file=sys.stderr,
+                )
+            predictions["titans_online"] = comparison.online
         mlflow.log_metrics(metrics)
         mlflow.log_figure(forecast_figure(job, titans.predictions, dlinear.predictions), "forecast_vs_actual.png")
+        write_forecasts(job.directory / FORECASTS, data, predictions)
+        write_trace(job.directory / TRACE, model, data)
+        mlflow.log_artifact(str(job.directory / FORECASTS))
+        mlflow.log_artifact(str(job.directory / TRACE))
         log_exported_model(model, np.stack([data.windows("test")[i][0].numpy() for i in (0, 1)]))
     result = {
         "dataset": job.dataset,
@@ -316,6 +347,9 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         "train_seconds": round(titans.seconds, 1),
         "mlflow_run_id": run_id,
     }
+    if args.online:
+        result.update(online_test_mse=metrics["online_test_mse"], online_test_mae=metrics["online_test_mae"])
+        result["online_diverged_window"] = metrics.get("online_diverged_window")
     result_file.write_text(json.dumps(result, indent=2))
     return result
 
@@ -363,4 +397,6 @@ def run_forecast(args: argparse.Namespace) -> int:
             f"MAE {r['test_mae']:.4f} | DLinear MSE {r['baseline_test_mse']:.4f} MAE {r['baseline_test_mae']:.4f} | "
             f"{r['epochs']} epochs, {r['train_seconds']:.0f} s | MLflow run {r['mlflow_run_id']}"
         )
+        if "online_test_mse" in r:
+            print(f"  online memory: test MSE {r['online_test_mse']:.4f} MAE {r['online_test_mae']:.4f} (frozen above)")
     return 0

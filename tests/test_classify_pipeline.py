@@ -10,16 +10,18 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
-from pipeline_runs import crash_in_second_epoch, finished_run
+from pipeline_runs import crash_in_second_epoch, finished_run, write_csv
 
 from genomics.make_demo import planted_motif
 from genomics.readers import read_table
 from genomics.task import ClassificationTask
 from genomics.tokens import NucleotideTokenizer
 from pipelines import classify
+from pipelines.classify import PREDICTIONS
 from pipelines.cli import build_parser, main, parse
 from pipelines.tracking import file_sha256
 
@@ -32,13 +34,6 @@ SUMMARY_KEYS = {
     "dataset", "model", "test_accuracy", "test_f1", "test_mcc", "baseline_test_accuracy", "epochs", "train_seconds",
     "mlflow_run_id",
 }  # fmt: skip
-
-
-def write_csv(path: Path, n: int, seed: int, length: int = 64) -> Path:
-    """``n`` planted-motif sequences (label 1: TATAAA on either strand) as a CSV with columns seq,label."""
-    sequences, labels = planted_motif(n, length, seed, motifs=("TATAAA",))
-    path.write_text("seq,label\n" + "".join(f"{s},{y}\n" for s, y in zip(sequences, labels)))
-    return path
 
 
 def classify_cli(*argv: str) -> int:
@@ -85,7 +80,12 @@ def test_mlflow_run_contents(workdir: Path, motif_run: dict[str, Any]) -> None:
     for name in ("test_accuracy", "test_f1", "test_mcc", "test_auroc", "baseline_test_accuracy", "baseline_test_mcc"):
         assert np.isfinite(metrics[name]), name
     assert metrics["test_accuracy"] == pytest.approx(motif_run["test_accuracy"])
-    assert {"config.yaml", "confusion_matrix.png", "config_file"} <= {a.path for a in client.list_artifacts(run_id)}
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"config.yaml", "confusion_matrix.png", "config_file", PREDICTIONS} <= artifacts
+    predictions = pd.read_parquet(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{PREDICTIONS}"))
+    assert list(predictions.columns) == ["label", "titans", "gb_cnn"] and len(predictions) == 200
+    assert (predictions["label"] == predictions["titans"]).mean() == pytest.approx(motif_run["test_accuracy"])
+    assert (predictions["label"] == predictions["gb_cnn"]).mean() == pytest.approx(motif_run["baseline_test_accuracy"])
     config = yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml"))
     assert config["d_model"] == 16 and config["pooling"] == "attention" and "run_dir" not in config
     (logged,) = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from pipeline_runs import crash_in_second_epoch, finished_run
+from pipeline_runs import crash_in_second_epoch, finished_run, write_series
 
 from pipelines.cli import main
+from pipelines.forecast_artifacts import FORECASTS, TRACE
 from pipelines.forecast_task import ForecastTask
 from pipelines.tracking import file_sha256
 
@@ -30,17 +31,6 @@ SUMMARY_KEYS = {
     "dataset", "model", "horizon", "lookback", "test_mse", "test_mae", "val_mse", "baseline_test_mse",
     "baseline_test_mae", "epochs", "train_seconds", "mlflow_run_id",
 }  # fmt: skip
-
-
-def write_series(path: Path, rows: int, freq: str, date_format: str) -> Path:
-    """A CSV of three noisy seasonal columns (temp, load, sales) dated every ``freq`` in ``date_format``."""
-    rng = np.random.default_rng(0)
-    t = np.arange(rows)
-    dates = pd.date_range("2021-03-01", periods=rows, freq=freq).strftime(date_format)
-    columns = {name: np.sin(2 * np.pi * t / period) + 0.1 * rng.normal(size=rows) + i for i, (name, period) in
-               enumerate({"temp": 7, "load": 30, "sales": 7}.items())}  # fmt: skip
-    pd.DataFrame({"day": dates, **columns}).to_csv(path, index=False)
-    return path
 
 
 def forecast(*argv: str) -> int:
@@ -60,7 +50,8 @@ def hourly_run(workdir: Path) -> dict[str, Any]:
         f"{flag[2:]}: {value}\n" for flag, value in zip(TINY[::2], TINY[1::2])
     ))  # fmt: skip
     out = workdir / "hourly.json"
-    argv = ["--data", str(data), "--config", str(config), "--epochs", "2", "--run-dir", "hourly", "--summary-json"]
+    argv = ["--data", str(data), "--config", str(config), "--epochs", "2", "--run-dir", "hourly", "--online"]
+    argv += ["--summary-json"]
     code = forecast(*argv, str(out))
     assert code == 0
     (result,) = summary(out)
@@ -97,7 +88,7 @@ def test_mlflow_run_contents(workdir: Path, hourly_run: dict[str, Any]) -> None:
         assert np.isfinite(metrics[name]), name
     assert metrics["test_mse"] == pytest.approx(hourly_run["test_mse"])
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.yaml", "forecast_vs_actual.png", "config_file"} <= artifacts
+    assert {"config.yaml", "forecast_vs_actual.png", "config_file", FORECASTS, TRACE} <= artifacts
     config = yaml.safe_load(mlflow.artifacts.load_text(f"runs:/{run_id}/config.yaml"))
     assert config["d_model"] == 8 and config["horizon"] == 24 and "run_dir" not in config
     (logged,) = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
@@ -105,6 +96,32 @@ def test_mlflow_run_contents(workdir: Path, hourly_run: dict[str, Any]) -> None:
     assert mlflow.models.get_model_info(logged.model_uri).signature is not None
     model = mlflow.pytorch.load_model(logged.model_uri)
     assert model(torch.zeros(3, 48, 3)).shape == (3, 24, 3)
+
+
+def test_dashboard_artifacts_hold_the_scored_forecasts(hourly_run: dict[str, Any]) -> None:
+    """The logged per-window errors average to the run's test metrics (frozen and online); the trace covers the test
+    rows read as whole blocks."""
+    run_id = hourly_run["mlflow_run_id"]
+    with np.load(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{FORECASTS}")) as saved:
+        assert list(saved["channels"]) == ["temp", "load", "sales"]
+        assert saved["series"].shape == (200 + 48, 3) and len(saved["dates"]) == 248
+        windows = 200 + 48 - 48 - 24 + 1
+        assert saved["window_mse/titans"].shape == (windows, 3) and len(saved["windows"]) == 100
+        assert float(saved["window_mse/titans"].mean()) == pytest.approx(hourly_run["test_mse"], rel=1e-5)
+        assert float(saved["window_mse/dlinear"].mean()) == pytest.approx(hourly_run["baseline_test_mse"], rel=1e-5)
+        assert float(saved["window_mse/titans_online"].mean()) == pytest.approx(hourly_run["online_test_mse"], rel=1e-5)
+        assert saved["forecast/titans"].shape == (100, 24, 3)
+    trace = pd.read_parquet(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{TRACE}"))
+    assert list(trace.columns) == ["layer", "channel", "row", "date", "surprise", "grad_norm", "theta", "eta", "alpha"]
+    blocks, tokens = 248 // 48, 12  # patch 4, stride 4 over 48 rows
+    assert len(trace) == blocks * tokens * 3 and set(trace["channel"]) == {"temp", "load", "sales"}
+    assert trace["row"].max() == blocks * 48 - 1 and np.isfinite(trace[["surprise", "grad_norm"]]).all().all()
+    assert trace["theta"].between(0, 0.1).all() and trace["eta"].between(0, 1).all()
+
+
+def test_online_scores_are_reported(hourly_run: dict[str, Any]) -> None:
+    assert 0 < hourly_run["online_test_mse"] < 5 and 0 < hourly_run["online_test_mae"] < 5
+    assert hourly_run["online_test_mse"] != hourly_run["test_mse"]
 
 
 def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

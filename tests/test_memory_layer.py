@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from titans_ts import NeuralMemory
+from titans_ts.memory import TRACE_FIELDS
+from titans_ts.ops.memory_update.mlp import mlp_forward
 
 
 def layer(**kwargs) -> NeuralMemory:
@@ -79,3 +81,30 @@ def test_bad_arguments() -> None:
         NeuralMemory(16, gates="sometimes")
     with pytest.raises(ValueError, match="must be ≥ 1"):
         NeuralMemory(16, depth=0)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_trace_records_each_write_at_its_chunk_start_weights(depth: int) -> None:
+    """``trace`` ends in ``forward``'s state, and each token's surprise and gradient norm are those of ℓ = ‖M(k) − v‖²
+    at the weights its chunk started from, also when the trace starts in the middle of a chunk."""
+    torch.manual_seed(0)
+    memory = NeuralMemory(16, n_heads=2, depth=depth, chunk_size=4).double()
+    x = torch.randn(2, 11, 16, dtype=torch.float64)
+    _, middle = memory(x[:, :3])  # one token short of a chunk: the trace opens a new chunk after one token
+    records, state = memory.trace(x[:, 3:], middle)
+    _, expected = memory(x[:, 3:], middle)
+    for got, want in zip(state.op.weights + state.op.momentum, expected.op.weights + expected.op.momentum):
+        torch.testing.assert_close(got, want)
+    assert records.shape == (2, 2, 8, len(TRACE_FIELDS))
+    _, k, v, _ = memory._project(x, memory.initial_state(2).conv)
+    starts = {3: middle.op.reference, 4: memory(x[:, :4])[1].op.weights, 8: memory(x[:, :8])[1].op.weights}
+    for t in range(3, 11):
+        reference = starts[max(s for s in starts if s <= t)]
+        for b in range(2):
+            for h in range(2):
+                weights = [w[b, h].detach().requires_grad_() for w in reference]
+                loss = (mlp_forward(weights, k[b, h, t]) - v[b, h, t]).pow(2).sum()
+                norm = torch.cat([g.flatten() for g in torch.autograd.grad(loss, weights)]).norm()
+                torch.testing.assert_close(records[b, h, t - 3, 0], loss.detach())
+                torch.testing.assert_close(records[b, h, t - 3, 1], norm)
+    assert (records[..., 2] <= memory.theta_max).all() and (records[..., 3:] <= 1).all()

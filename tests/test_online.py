@@ -10,7 +10,7 @@ from titans_ts import TitansConfig
 from titans_ts.config import VARIANTS
 from titans_ts.data import SeriesTable, prepare_forecast
 from titans_ts.forecasting import ForecasterConfig, TitansForecaster
-from titans_ts.online import MemoryStream, compare_online, online_forecast, window_forecasts
+from titans_ts.online import MemoryStream, OnlineComparison, compare_online, online_forecast, window_forecasts
 
 LOOKBACK, HORIZON = 16, 4
 
@@ -106,3 +106,11 @@ def test_compare_online_on_a_forecast_split() -> None:
     expected = float(np.mean((comparison.frozen - comparison.targets) ** 2))
     assert metrics["frozen_mse"] == pytest.approx(expected)
     assert metrics["online_mse"] != metrics["frozen_mse"]
+    assert comparison.diverged_at() is None
+
+
+def test_diverged_at_names_the_first_non_finite_window() -> None:
+    online = np.zeros((5, 3, 2))
+    online[3, 2, 1], online[4] = np.inf, np.nan
+    comparison = OnlineComparison(frozen=np.zeros_like(online), online=online, targets=np.zeros_like(online))
+    assert comparison.diverged_at() == 3 and np.isnan(comparison.metrics()["online_mse"])

@@ -4,6 +4,9 @@
     θ_t = θ_max σ(x_t w_θ),  η_t = σ(x_t w_η),  α_t = σ(x_t w_α)       data-dependent gates, per head (§3.1)
     y_t = M_t(q_t) after writing (k_t, v_t) with Eq. 13-18            (``ops.memory_update``)
     out_t = (RMSNorm(y_t) ⊙ SiLU(x_t W_G)) W_O                         output norm and gate (§4.4)
+
+``NeuralMemory.trace`` records what each write did: its surprise ℓ_t = ‖M_{t'}(k_t) − v_t‖² and ‖∇ℓ_t‖ (Eq. 12, at
+the chunk-start weights M_{t'} that Eq. 16 takes the gradient at) and its gates θ_t, η_t, α_t.
 """
 
 from __future__ import annotations
@@ -37,6 +40,23 @@ class MemoryState:
     def detach(self) -> MemoryState:
         """The same state cut from the autograd graph (truncated backprop through time)."""
         return MemoryState(self.op.detach(), self.conv.detach(), self.chunk_gates.detach())
+
+
+TRACE_FIELDS = ("surprise", "grad_norm", "theta", "eta", "alpha")
+"""What ``NeuralMemory.trace`` records per token, in this order along its last axis."""
+
+
+def write_surprise(reference: tuple[Tensor, ...], k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """ℓ_t = ‖M(k_t) − v_t‖² (summed over features, Eq. 12) and the norm of its gradient over all the memory's
+    weights, ‖∇_M ℓ_t‖, per token at the weights ``reference`` (B, H, d_in, d_out per layer): each (B, H, T)."""
+
+    def token_loss(weights: tuple[Tensor, ...], k_t: Tensor, v_t: Tensor) -> Tensor:
+        return (mlp_forward(weights, k_t[:, :, None]) - v_t[:, :, None]).pow(2).sum()
+
+    loss = (mlp_forward(reference, k) - v).pow(2).sum(-1)
+    grads = torch.func.vmap(torch.func.grad(token_loss), in_dims=(None, 2, 2))(tuple(reference), k, v)
+    grad_norm = sum(g.pow(2).sum((-2, -1)) for g in grads).sqrt()  # (T, B, H): each (b, h) has its own weights
+    return loss, grad_norm.permute(1, 2, 0)
 
 
 class NeuralMemory(nn.Module):
@@ -141,6 +161,24 @@ class NeuralMemory(nn.Module):
         new_state = MemoryState(op_state, history, open_gates)
         return self._output(y, x), new_state.detach() if self.detach_state else new_state
 
+    def trace(self, x: Tensor, state: MemoryState | None = None) -> tuple[Tensor, MemoryState]:
+        """What every write of x does, (B, H, T, 5) over ``TRACE_FIELDS`` (surprise, gradient norm, θ, η, α), and
+        the state after x, which ``forward`` would also return. Writes chunk by chunk so that each token's surprise is
+        taken at its chunk-start weights, as the update takes it."""
+        state = state or self.initial_state(x.shape[0])
+        q, k, v, history = self._project(x, state.conv)
+        gates, open_gates = self._gates(x, state)
+        op, start, records = state.op, 0, []
+        while start < x.shape[1]:
+            end = min(x.shape[1], start + self.chunk_size - op.offset)
+            part = slice(start, end)
+            records.append(torch.stack(write_surprise(op.reference, k[:, :, part], v[:, :, part]), dim=-1))
+            theta, eta, alpha = gates[:, :, part].unbind(-1)
+            qkv = (t[:, :, part] for t in (q, k, v))
+            _, op = memory_update(*qkv, theta, eta, alpha, op, self.chunk_size, self.backend)
+            start = end
+        return torch.cat([torch.cat(records, dim=2), gates], dim=-1), MemoryState(op, history, open_gates)
+
     def read(self, x: Tensor, state: MemoryState | None = None) -> Tensor:
         """M*(q_t): read the memory as it stands in ``state`` without writing (Eq. 15, and Eq. 21 of MAC).
 
@@ -151,4 +189,4 @@ class NeuralMemory(nn.Module):
         return self._output(mlp_forward(state.op.weights, q), x)
 
 
-__all__ = ["MemoryState", "NeuralMemory"]
+__all__ = ["TRACE_FIELDS", "MemoryState", "NeuralMemory", "write_surprise"]

@@ -161,6 +161,11 @@ class OnlineComparison:
     online: np.ndarray
     targets: np.ndarray
 
+    def diverged_at(self) -> int | None:
+        """The first window whose online forecast holds a NaN or infinity (the carried memory diverged), or None."""
+        bad = ~np.isfinite(self.online).reshape(len(self.online), -1).all(axis=1)
+        return int(bad.argmax()) if bad.any() else None
+
     def metrics(self) -> dict[str, float]:
         """MSE and MAE of both: ``frozen_mse``, ``frozen_mae``, ``online_mse``, ``online_mae``."""
         errors = {"frozen": self.frozen - self.targets, "online": self.online - self.targets}

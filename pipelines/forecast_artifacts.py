@@ -1,0 +1,54 @@
+"""What a forecast run logs for the dashboards besides its figure: the test forecasts and the memory's surprise.
+
+``test_forecasts.npz`` (own units unless said): ``channels`` (C_out names), ``dates`` (ISO text, one per test row),
+``series`` (test rows × C_out), ``lookback``, ``horizon``, ``windows`` (indices of up to ``MAX_WINDOWS`` evenly spread
+test windows; window i reads rows i … i+L−1 and forecasts rows i+L … i+L+H−1), ``forecast/<model>`` (windows × H ×
+C_out) and ``window_mse/<model>`` (every test window × C_out, MSE on the scaled data) for each model.
+
+``memory_trace.parquet``: ``titans_ts.memory_trace.memory_trace`` of the test split, with the ``date`` of each row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from titans_ts.data import ForecastData
+from titans_ts.forecasting import TitansForecaster
+from titans_ts.memory_trace import memory_trace
+
+FORECASTS = "test_forecasts.npz"
+TRACE = "memory_trace.parquet"
+MAX_WINDOWS = 100
+
+
+def write_forecasts(path: Path, data: ForecastData, predictions: Mapping[str, np.ndarray]) -> None:
+    """``FORECASTS`` at ``path`` for ``predictions`` (model name → every test window's forecast, scaled units)."""
+    targets = np.stack([y.numpy() for _, y in data.windows("test")])
+    count = len(targets)
+    picked = np.unique(np.linspace(0, count - 1, min(count, MAX_WINDOWS)).round().astype(int))
+    rows = data.scaled["test"][:, data.out_index]
+    arrays = {
+        "channels": np.array(data.out_columns),
+        "dates": np.datetime_as_string(data.dates("test"), unit="s"),
+        "series": data.inverse_transform(rows).astype(np.float32),
+        "lookback": np.array(data.lookback),
+        "horizon": np.array(data.horizon),
+        "windows": picked,
+    }
+    for name, values in predictions.items():
+        arrays[f"forecast/{name}"] = data.inverse_transform(values[picked]).astype(np.float32)
+        arrays[f"window_mse/{name}"] = np.mean(np.square(values - targets), axis=1).astype(np.float32)
+    np.savez_compressed(path, **arrays)
+
+
+def write_trace(path: Path, model: TitansForecaster, data: ForecastData) -> None:
+    """``TRACE`` at ``path``: the memory trace of ``model`` reading the test split as a stream."""
+    rows = torch.as_tensor(data.scaled["test"], dtype=torch.float32, device=next(model.parameters()).device)
+    trace = memory_trace(model, rows, data.out_columns)
+    trace.insert(3, "date", pd.to_datetime(data.dates("test")[trace["row"].to_numpy()]))
+    trace.to_parquet(path, index=False)
