@@ -18,8 +18,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from pipelines.tracking import tracking_uri
 from titans_ts.memory import TRACE_FIELDS
+from titans_ts.tracking import tracking_uri
 
 TRACE_TITLES = {
     "series": "series (own units)",

@@ -40,14 +40,14 @@ from pipelines.options import (
     run_directory,
     train_settings,
 )
-from pipelines.settings import TrainSettings
 from titans_ts.config import TitansConfig
 from titans_ts.data import DataError
+from titans_ts.train_settings import TrainSettings
 
 if TYPE_CHECKING:
     import lightning as L
 
-    from pipelines.training import FitResult
+    from titans_ts.training import FitResult
 
 PROG = "titans-ts classify"
 DEFAULT_DATASET = "demo"
@@ -236,7 +236,7 @@ def fit_classifier(
     """Train ``model`` on the job's train split (reverse-complement augmented with --rc-augment), keep the checkpoint
     of the best validation accuracy (``score``), and predict the test split's class probabilities with it."""
     from genomics.task import ClassificationTask
-    from pipelines.training import fit_and_predict
+    from titans_ts.training import fit_and_predict
 
     complement = job.data.tokenizer.complement if job.options["rc_augment"] else None
     task = ClassificationTask(job.classifier(model), settings.lr, complement)
@@ -256,7 +256,8 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     from genomics.baseline import GenomicBenchmarksCNN
     from genomics.metrics import classification_metrics
     from genomics.model import TitansClassifier, TokenProbabilities
-    from pipelines.tracking import EpochMetrics, file_sha256, log_exported_model, start_job_run, tracking_uri
+    from pipelines.tracking import start_job_run
+    from titans_ts.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
 
     result_file = job.directory / "result.json"
     if args.resume and result_file.is_file():
@@ -329,7 +330,7 @@ def run_classify(args: argparse.Namespace) -> int:
     job = plan_or_report(PROG, plan, args)
     if job is None:
         return 2
-    from pipelines.training import NonFiniteLoss  # here: bad input is reported before Lightning loads
+    from titans_ts.training import NonFiniteLoss  # here: bad input is reported before Lightning loads
 
     try:
         r = run_job(job, args)

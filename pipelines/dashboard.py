@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> list[str]:
     """The ``streamlit run`` command line of ``args``."""
-    from pipelines.tracking import tracking_uri
+    from titans_ts.tracking import tracking_uri
 
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),

@@ -33,9 +33,9 @@ from pipelines.options import (
     run_directory,
     train_settings,
 )
-from pipelines.settings import LOSSES, LR_SCHEDULES, TrainSettings
 from titans_ts.data import NAN_POLICIES, ForecastData, load_table, prepare_forecast, resolve_dataset
 from titans_ts.forecasting import ForecasterConfig
+from titans_ts.train_settings import LOSSES, LR_SCHEDULES, TrainSettings
 
 PROG = "titans-ts forecast"
 HORIZONS = (96, 192, 336, 720)
@@ -250,11 +250,12 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
 
     from pipelines.forecast_artifacts import FORECASTS, TRACE, write_forecasts, write_trace
-    from pipelines.forecast_task import fit_forecaster
-    from pipelines.tracking import EpochMetrics, file_sha256, log_exported_model, start_job_run, tracking_uri
+    from pipelines.tracking import start_job_run
     from titans_ts.baselines import DLinear
+    from titans_ts.forecast_task import fit_forecaster
     from titans_ts.forecasting import TitansForecaster
     from titans_ts.online import compare_online
+    from titans_ts.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
 
     result_file = job.directory / "result.json"
     if args.resume and result_file.is_file():
@@ -380,7 +381,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     jobs = plan_or_report(PROG, plan, args)
     if jobs is None:
         return 2
-    from pipelines.training import NonFiniteLoss  # here: bad input is reported before Lightning loads
+    from titans_ts.training import NonFiniteLoss  # here: bad input is reported before Lightning loads
 
     results = []
     for job in jobs:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipelines.config_file import config_tokens, read_config
-from pipelines.settings import DEVICES, TrainSettings
 from titans_ts.config import VARIANTS, TitansConfig
 from titans_ts.data import DataError
+from titans_ts.train_settings import DEVICES, TrainSettings
 
 Plan = TypeVar("Plan")
 

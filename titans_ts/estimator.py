@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset
 
-from pipelines.settings import TrainSettings
 from titans_ts.config import TitansConfig
 from titans_ts.data.errors import DataError
 from titans_ts.data.panel import Panel, make_frame, next_dates, read_panel, stamp_text
 from titans_ts.data.windows import WindowDataset
 from titans_ts.forecasting import ForecasterConfig, TitansForecaster
 from titans_ts.online import MemoryStream, forecast_window
+from titans_ts.train_settings import TrainSettings
 
 FORECAST = "Titans"  # the name of the forecast column, as neuralforecast names it after the model
 _FORMAT = "titans-ts Forecaster 1"
@@ -105,8 +105,8 @@ class Forecaster:
     def _fit(self, panel: Panel, source: str) -> None:
         import lightning as L
 
-        from pipelines.forecast_task import ForecastTask
-        from pipelines.training import fit_and_predict
+        from titans_ts.forecast_task import ForecastTask
+        from titans_ts.training import fit_and_predict
 
         need = self.lookback + self.horizon + self.val_size
         for uid in panel.ids:
@@ -163,7 +163,7 @@ class Forecaster:
             return
         import mlflow
 
-        from pipelines.tracking import EpochMetrics, flat_params, git_commit, tracking_uri
+        from titans_ts.tracking import EpochMetrics, flat_params, git_commit, tracking_uri
 
         mlflow.set_tracking_uri(tracking_uri(self.tracking_uri))
         mlflow.set_experiment(self.experiment)

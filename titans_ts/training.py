@@ -1,4 +1,4 @@
-"""The one Lightning fit of the pipelines: train a task on its train split, keep the best checkpoint on a validation
+"""The one Lightning fit of titans-ts (the estimator and every pipeline): train a task on its train split, keep the best checkpoint on a validation
 metric, stop early, resume, and predict the test split with the best checkpoint.
 
 Train batches are shuffled; validation and test keep their order and none is dropped. The checkpoint directory holds
@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
-from pipelines.settings import TrainSettings
+from titans_ts.train_settings import TrainSettings
 
 
 @dataclass(frozen=True)
