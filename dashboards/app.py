@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import altair as alt
 import mlflow
@@ -21,6 +23,7 @@ from dashboards import data
 from titans_ts.memory import TRACE_FIELDS
 from titans_ts.tracking import tracking_uri
 
+T = TypeVar("T")
 TRACE_TITLES = {
     "series": "series (own units)",
     "surprise": "surprise ‖M(k) − v‖²",
@@ -66,6 +69,15 @@ def cached_trace(uri: str, run_id: str) -> pd.DataFrame:
 @st.cache_data(show_spinner="reading the test predictions …")
 def cached_predictions(uri: str, run_id: str) -> pd.DataFrame:
     return data.load_predictions(run_id)
+
+
+def artifact_or_warning(load: Callable[[str, str], T], uri: str, run_id: str) -> T | None:
+    """``load(uri, run_id)``, or None after a warning on the page when the run lacks the artifact."""
+    try:
+        return load(uri, run_id)
+    except FileNotFoundError as err:
+        st.warning(str(err))
+        return None
 
 
 def pick_run(uri: str, prefix: str, what: str) -> pd.Series | None:
@@ -126,7 +138,9 @@ def forecasts_page() -> None:
     run = pick_run(uri, "forecast/", "forecast")
     if run is None:
         return
-    forecasts = cached_forecasts(uri, run["run_id"])
+    forecasts = artifact_or_warning(cached_forecasts, uri, run["run_id"])
+    if forecasts is None:
+        return
     left, right = st.columns([1, 3])
     channel = left.selectbox("channel", forecasts.channels, index=len(forecasts.channels) - 1)
     starts = forecasts.dates[forecasts.windows + forecasts.lookback]
@@ -161,7 +175,10 @@ def memory_page() -> None:
     run = pick_run(uri, "forecast/", "forecast")
     if run is None:
         return
-    trace, forecasts = cached_trace(uri, run["run_id"]), cached_forecasts(uri, run["run_id"])
+    trace = artifact_or_warning(cached_trace, uri, run["run_id"])
+    forecasts = artifact_or_warning(cached_forecasts, uri, run["run_id"])
+    if trace is None or forecasts is None:
+        return
     left, right = st.columns(2)
     channel = left.selectbox("series", sorted(set(trace["channel"])))
     layer = right.selectbox("memory (layer)", sorted(set(trace["layer"])))
@@ -187,7 +204,9 @@ def genomics_page() -> None:
     run = pick_run(uri, "classify/", "classify")
     if run is None:
         return
-    predictions = cached_predictions(uri, run["run_id"])
+    predictions = artifact_or_warning(cached_predictions, uri, run["run_id"])
+    if predictions is None:
+        return
     model = st.radio(
         "model",
         ["titans", "gb_cnn"],

@@ -1,5 +1,5 @@
-"""``TrainSettings``: how the estimator or a pipeline trains its models, checked on construction (no Lightning import, so that the
-command line can validate options before the heavy libraries load)."""
+"""``TrainSettings``: how the estimator or a pipeline trains its models, checked on construction (no Lightning import,
+so that the command line can validate options before the heavy libraries load)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The one Lightning fit of titans-ts (the estimator and every pipeline): train a task on its train split, keep the best checkpoint on a validation
-metric, stop early, resume, and predict the test split with the best checkpoint.
+"""The one Lightning fit of titans-ts (the estimator and every pipeline): train a task on its train split, keep the
+best checkpoint on a validation metric, stop early, resume, and predict the test split with the best checkpoint.
 
 Train batches are shuffled; validation and test keep their order and none is dropped. The checkpoint directory holds
 ``last.ckpt`` (written after every epoch, the one ``resume`` continues from) and ``best.ckpt`` (best value of the
