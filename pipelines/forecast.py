@@ -233,7 +233,7 @@ def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
 
 def test_metrics(data: ForecastData, predictions: np.ndarray, prefix: str = "") -> dict[str, float]:
     """MSE and MAE of ``predictions`` against every test window, scaled and in the data's units (``_original``)."""
-    targets = np.stack([y.numpy() for _, y in data.windows("test")])
+    targets = data.windows("test").targets()
     original = (data.inverse_transform(targets), data.inverse_transform(predictions))
     pairs = {"": (targets, predictions), "_original": original}
     metrics = {}
@@ -312,7 +312,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         }
         predictions = {"titans": titans.predictions, "dlinear": dlinear.predictions}
         if args.online:
-            comparison = compare_online(model, data, "test")
+            comparison = compare_online(model, data, "test", frozen=titans.predictions)
             online = comparison.metrics()
             metrics.update(online_test_mse=online["online_mse"], online_test_mae=online["online_mae"])
             diverged = comparison.diverged_at()

@@ -28,7 +28,7 @@ MAX_WINDOWS = 100
 
 def write_forecasts(path: Path, data: ForecastData, predictions: Mapping[str, np.ndarray]) -> None:
     """``FORECASTS`` at ``path`` for ``predictions`` (model name → every test window's forecast, scaled units)."""
-    targets = np.stack([y.numpy() for _, y in data.windows("test")])
+    targets = data.windows("test").targets()
     count = len(targets)
     picked = np.unique(np.linspace(0, count - 1, min(count, MAX_WINDOWS)).round().astype(int))
     rows = data.scaled["test"][:, data.out_index]

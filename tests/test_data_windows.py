@@ -23,6 +23,9 @@ def test_window_contents_and_count() -> None:
     with pytest.raises(IndexError):
         windows[len(windows)]
     assert len(list(windows)) == len(windows)
+    targets = windows.targets()
+    assert targets.dtype == np.float32 and targets.shape == (len(windows), 4, 1)
+    np.testing.assert_array_equal(targets, np.stack([windows[i][1].numpy() for i in range(len(windows))]))
 
 
 def test_batches_from_a_data_loader() -> None:

@@ -177,15 +177,21 @@ class OnlineComparison:
 
 
 def compare_online(
-    model: TitansForecaster, data: ForecastData, split: str = "test", batch_size: int = 256
+    model: TitansForecaster,
+    data: ForecastData,
+    split: str = "test",
+    batch_size: int = 256,
+    frozen: np.ndarray | None = None,
 ) -> OnlineComparison:
     """Every window of ``data``'s ``split`` forecast with frozen and with online memory, the stream starting at the
-    split's first row (the first window's lookback), on the model's device."""
+    split's first row (the first window's lookback), on the model's device. ``frozen``: the frozen forecasts when
+    they are at hand already (a pipeline's test predictions), so that only the online pass runs."""
     device = next(model.parameters()).device
     rows = torch.as_tensor(data.scaled[split], dtype=torch.float32, device=device)
-    windows = data.windows(split)
+    if frozen is None:
+        frozen = window_forecasts(model, rows, online=False, batch_size=batch_size).cpu().numpy()
     return OnlineComparison(
-        frozen=window_forecasts(model, rows, online=False, batch_size=batch_size).cpu().numpy(),
+        frozen=frozen,
         online=window_forecasts(model, rows, online=True, batch_size=batch_size).cpu().numpy(),
-        targets=torch.stack([windows[i][1] for i in range(len(windows))]).numpy(),
+        targets=data.windows(split).targets(),
     )

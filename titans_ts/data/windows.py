@@ -54,3 +54,8 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             raise IndexError(f"window {index} out of range for {self.count} windows")
         start = index + self.lookback
         return self.x_rows[index:start], self.y_rows[start : start + self.horizon]
+
+    def targets(self) -> np.ndarray:
+        """Every window's y stacked in window order: (windows, horizon, C_out), float32."""
+        spans = self.y_rows[self.lookback :].unfold(0, self.horizon, 1)  # (windows, C_out, horizon)
+        return spans.transpose(1, 2).numpy()
