@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from memory_speed import machine_lines, package_version, sync, time_paths, titans_pytorch_skip_reason  # noqa: E402
 
 from titans_ts.memory import NeuralMemory  # noqa: E402
-from titans_ts.ops.memory_update import BACKENDS, MemoryOpState, memory_update  # noqa: E402
+from titans_ts.ops.memory_update import BACKENDS, UPDATE_RULES, MemoryOpState, memory_update  # noqa: E402
 
 PATHS = ("triton", "chunked", "triton-layer", "chunked-layer", "titans-pytorch", "fla")
 MODES = ("fwd", "fwd+bwd")
@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--depth", type=int, nargs="+", default=[1, 2], help="memory depths L_M (default 1 2)")
     p.add_argument("--expansion", type=int, default=2, help="hidden width of a deep memory / d_head (default 2)")
     p.add_argument("--chunk-size", type=int, default=16, help="b (default 16)")
+    p.add_argument("--update", choices=UPDATE_RULES, default="stable",
+                   help="memory update rule of our paths (default stable; minibatch = the paper's Eq. 16)")
     p.add_argument("--dtype", choices=DTYPES, default="bfloat16",
                    help="dtype of q, k, v and of the layers' activations (autocast); state float32 (default bfloat16)")
     p.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS), help="paths to measure (default all)")
@@ -114,9 +116,9 @@ def op_step(path: str, args: argparse.Namespace, depth: int, length: int, backwa
         x.requires_grad_(backward)
 
     def step() -> None:
-        state = MemoryOpState(weights, momentum, weights, 0)
+        state = MemoryOpState.at_chunk_start(weights, momentum)
         with torch.set_grad_enabled(backward):
-            y, _ = memory_update(q, k, v, *gates, state, args.chunk_size, backend=path)
+            y, _ = memory_update(q, k, v, *gates, state, args.chunk_size, path, args.update)
         if backward:
             for x in leaves:
                 x.grad = None
@@ -137,7 +139,7 @@ def layer_step(path: str, args: argparse.Namespace, depth: int, length: int, bac
                                     mem_model_norm_add_residual=False)
     else:
         layer = NeuralMemory(d_model, args.heads, d_head=args.d_head, depth=depth, expansion=args.expansion,
-                             chunk_size=args.chunk_size, backend=path.removesuffix("-layer"))
+                             chunk_size=args.chunk_size, update=args.update, backend=path.removesuffix("-layer"))
     layer = layer.to(DEVICE)
     x = torch.randn(args.batch, length, d_model, device=DEVICE, requires_grad=backward)
     dtype = DTYPES[args.dtype]

@@ -28,6 +28,7 @@ TRACE_TITLES = {
     "series": "series (own units)",
     "surprise": "surprise ‖M(k) − v‖²",
     "grad_norm": "‖∇ℓ‖",
+    "step_scale": "step scale σ (below 1: the update's cap acted)",
     "theta": "θ (learning rate)",
     "eta": "η (momentum)",
     "alpha": "α (forgetting)",

@@ -171,7 +171,7 @@ def trace_view(trace: pd.DataFrame, forecasts: RunForecasts, layer: int, channel
     """The series and what memory ``layer`` did while reading it, in long form (``date``, ``panel``, ``line``,
     ``value``):
     panel "series" holds ``channel``'s test rows (every forecast channel when the model mixed them, channel "all"),
-    the panels of ``TRACE_FIELDS`` the head-averaged surprise, gradient norm and gates of each write."""
+    the panels of ``TRACE_FIELDS`` the head-averaged surprise, gradient norm, step scale and gates of each write."""
     picked = trace[(trace["layer"] == layer) & (trace["channel"] == channel)]
     if picked.empty:
         raise ValueError(f"the trace has no layer {layer} / channel {channel!r}")

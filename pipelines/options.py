@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pipelines.config_file import config_tokens, read_config
 from titans_ts.config import VARIANTS, TitansConfig
 from titans_ts.data import DataError
+from titans_ts.ops.memory_update import UPDATE_RULES
 from titans_ts.train_settings import DEVICES, TrainSettings
 
 Plan = TypeVar("Plan")
@@ -29,6 +30,7 @@ BACKBONE_DEFAULTS: dict[str, Any] = {
     "memory_expansion": 2,
     "chunk_size": 16,
     "theta_max": 0.1,
+    "eta_max": 0.9,
     "segment_size": 32,
     "window": 32,
     "n_persistent": 4,
@@ -42,6 +44,7 @@ _BACKBONE_HELP = {
     "memory_expansion": "hidden width of the memory MLP per head width",
     "chunk_size": "tokens per memory-update mini-batch (their surprise gradients are taken at the chunk-start memory)",
     "theta_max": "upper bound of the memory's learning rate θ_t",
+    "eta_max": "upper bound of the memory's momentum decay η_t (below 1)",
     "segment_size": "MAC segment length in tokens",
     "window": "MAG/MAL sliding attention window in tokens",
     "n_persistent": "persistent memory tokens",
@@ -60,6 +63,14 @@ def add_backbone_arguments(group: argparse._ArgumentGroup, **defaults: Any) -> N
         help="mac: memory as context; mag: memory as gate; mal: memory as layer; lmm: memory alone "
         "(default: %(default)s)",
     )
+    group.add_argument(
+        "--memory-update",
+        choices=UPDATE_RULES,
+        default=values.get("memory_update", "stable"),
+        help="stable: each token's gradient at the memory after the previous token (linear memory) or the paper's "
+        "chunk gradients with a causal step cap (deep memory); minibatch: the paper's Eq. 16 as written, every "
+        "gradient of a chunk at its start memory (default: %(default)s)",
+    )
     for dest, text in _BACKBONE_HELP.items():
         kind = float if isinstance(BACKBONE_DEFAULTS[dest], float) else int
         flag = "--" + dest.replace("_", "-")
@@ -68,7 +79,8 @@ def add_backbone_arguments(group: argparse._ArgumentGroup, **defaults: Any) -> N
 
 def backbone_config(args: argparse.Namespace) -> TitansConfig:
     """The ``TitansConfig`` of the backbone options in ``args``; ValueError for inconsistent values."""
-    return TitansConfig(variant=args.model, **{dest: getattr(args, dest) for dest in _BACKBONE_HELP})
+    chosen = {dest: getattr(args, dest) for dest in (*_BACKBONE_HELP, "memory_update")}
+    return TitansConfig(variant=args.model, **chosen)
 
 
 def add_training_arguments(

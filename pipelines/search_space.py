@@ -26,14 +26,13 @@ FORECAST_SPACE: dict[str, Any] = {
     "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
     "dropout": {"type": "float", "low": 0.0, "high": 0.3},
 }
-# theta_max and chunk_size stay in the range that kept the memory finite on DNA (README, "Genomic classification").
 CLASSIFY_SPACE: dict[str, Any] = {
     "model": {"type": "categorical", "choices": ["mac", "mag", "mal", "lmm"]},
     "d_model": {"type": "categorical", "choices": [32, 64, 128]},
     "n_layers": {"type": "int", "low": 1, "high": 3},
     "memory_depth": {"type": "int", "low": 1, "high": 2},
-    "chunk_size": {"type": "categorical", "choices": [4, 8]},
-    "theta_max": {"type": "float", "low": 0.005, "high": 0.03, "log": True},
+    "chunk_size": {"type": "categorical", "choices": [8, 16, 32]},
+    "theta_max": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
     "pooling": {"type": "categorical", "choices": ["mean", "attention"]},
     "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
     "dropout": {"type": "float", "low": 0.0, "high": 0.3},

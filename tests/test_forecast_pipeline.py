@@ -112,7 +112,8 @@ def test_dashboard_artifacts_hold_the_scored_forecasts(hourly_run: dict[str, Any
         assert float(saved["window_mse/titans_online"].mean()) == pytest.approx(hourly_run["online_test_mse"], rel=1e-5)
         assert saved["forecast/titans"].shape == (100, 24, 3)
     trace = pd.read_parquet(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{TRACE}"))
-    assert list(trace.columns) == ["layer", "channel", "row", "date", "surprise", "grad_norm", "theta", "eta", "alpha"]
+    assert list(trace.columns) == ["layer", "channel", "row", "date", "surprise", "grad_norm", "step_scale", "theta",
+                                   "eta", "alpha"]
     blocks, tokens = 248 // 48, 12  # patch 4, stride 4 over 48 rows
     assert len(trace) == blocks * tokens * 3 and set(trace["channel"]) == {"temp", "load", "sales"}
     assert trace["row"].max() == blocks * 48 - 1 and np.isfinite(trace[["surprise", "grad_norm"]]).all().all()

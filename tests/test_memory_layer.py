@@ -7,6 +7,7 @@ import torch
 
 from titans_ts import NeuralMemory
 from titans_ts.memory import TRACE_FIELDS
+from titans_ts.ops.memory_update.coefficients import write_scale
 from titans_ts.ops.memory_update.mlp import mlp_forward
 
 
@@ -83,12 +84,13 @@ def test_bad_arguments() -> None:
         NeuralMemory(16, depth=0)
 
 
-@pytest.mark.parametrize("depth", [1, 2])
-def test_trace_records_each_write_at_its_chunk_start_weights(depth: int) -> None:
-    """``trace`` ends in ``forward``'s state, and each token's surprise and gradient norm are those of ℓ = ‖M(k) − v‖²
-    at the weights its chunk started from, also when the trace starts in the middle of a chunk."""
+@pytest.mark.parametrize("depth, update", [(1, "stable"), (1, "minibatch"), (2, "stable")])
+def test_trace_records_each_write_where_the_update_takes_its_gradient(depth: int, update: str) -> None:
+    """``trace`` ends in ``forward``'s state; each token's surprise and gradient norm are those of ℓ = ‖M(k) − v‖² at
+    the weights the rule takes its gradient at (after the previous token for the per-token rule, else at the chunk
+    start), also when the trace starts in the middle of a chunk; the step scale is the cap's σ_t (1 without a cap)."""
     torch.manual_seed(0)
-    memory = NeuralMemory(16, n_heads=2, depth=depth, chunk_size=4).double()
+    memory = NeuralMemory(16, n_heads=2, depth=depth, chunk_size=4, theta_max=0.5, update=update).double()
     x = torch.randn(2, 11, 16, dtype=torch.float64)
     _, middle = memory(x[:, :3])  # one token short of a chunk: the trace opens a new chunk after one token
     records, state = memory.trace(x[:, 3:], middle)
@@ -97,9 +99,10 @@ def test_trace_records_each_write_at_its_chunk_start_weights(depth: int) -> None
         torch.testing.assert_close(got, want)
     assert records.shape == (2, 2, 8, len(TRACE_FIELDS))
     _, k, v, _ = memory._project(x, memory.initial_state(2).conv)
-    starts = {3: middle.op.reference, 4: memory(x[:, :4])[1].op.weights, 8: memory(x[:, :8])[1].op.weights}
+    theta, eta, _ = memory._gates(x, memory.initial_state(2))[0].unbind(-1)
     for t in range(3, 11):
-        reference = starts[max(s for s in starts if s <= t)]
+        point = t if memory.per_token else t // 4 * 4
+        reference = (memory(x[:, :point])[1] if point else memory.initial_state(2)).op.weights
         for b in range(2):
             for h in range(2):
                 weights = [w[b, h].detach().requires_grad_() for w in reference]
@@ -107,4 +110,10 @@ def test_trace_records_each_write_at_its_chunk_start_weights(depth: int) -> None
                 norm = torch.cat([g.flatten() for g in torch.autograd.grad(loss, weights)]).norm()
                 torch.testing.assert_close(records[b, h, t - 3, 0], loss.detach())
                 torch.testing.assert_close(records[b, h, t - 3, 1], norm)
-    assert (records[..., 2] <= memory.theta_max).all() and (records[..., 3:] <= 1).all()
+        span = slice(point, t + 1)
+        sigma = write_scale(reference, k[:, :, span], theta[:, :, span], eta[:, :, span])[:, :, -1]  # depth 1: span 1
+        if update == "minibatch":
+            sigma = torch.ones_like(sigma)
+        torch.testing.assert_close(records[:, :, t - 3, 2], sigma)
+    assert (records[..., 2] < 1).any() == (update == "stable")  # the cap acted somewhere, and only where there is one
+    assert (records[..., 3] <= memory.theta_max).all() and (records[..., 4] <= memory.eta_max).all()

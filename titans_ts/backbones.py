@@ -29,6 +29,8 @@ def build_memory(config: TitansConfig) -> NeuralMemory:
         gates=config.gates,
         learned_init=config.learned_init,
         theta_max=config.theta_max,
+        eta_max=config.eta_max,
+        update=config.memory_update,
         detach_state=config.detach_state,
         backend=config.backend,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .ops.memory_update.coefficients import UPDATE_RULES
+
 Variant = Literal["mac", "mag", "mal", "lmm"]
 VARIANTS: tuple[str, ...] = ("mac", "mag", "mal", "lmm")
 
@@ -28,6 +30,9 @@ class TitansConfig:
     gates:          "token" (θ, η, α per token) or "chunk" (per chunk, §3.2).
     learned_init:   learn M_0; otherwise M_0 is the zero function.
     theta_max:      upper bound of the memory learning rate θ_t.
+    eta_max:        upper bound of the memory's momentum decay η_t.
+    memory_update:  "stable" (exact per-token rule at depth 1, causal step cap at depth ≥ 2) or "minibatch"
+                    (the paper's Eq. 16 as written); see ``ops.memory_update.coefficients``.
     ffn_mult:       hidden width of the feed-forward as a multiple of d_model.
     dropout:        dropout on the residual branches and attention weights.
     detach_state:   cut the memory state from the graph between MAC segments (truncated backprop).
@@ -48,6 +53,8 @@ class TitansConfig:
     gates: Literal["token", "chunk"] = "token"
     learned_init: bool = True
     theta_max: float = 0.1
+    eta_max: float = 0.9
+    memory_update: str = "stable"
     ffn_mult: int = 4
     dropout: float = 0.0
     detach_state: bool = False
@@ -62,6 +69,8 @@ class TitansConfig:
                      "segment_size", "window", "conv_size", "ffn_mult"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1; got {getattr(self, name)}")
+        if self.memory_update not in UPDATE_RULES:
+            raise ValueError(f"memory_update must be one of {', '.join(UPDATE_RULES)}; got {self.memory_update!r}")
         if self.n_persistent < 0:
             raise ValueError(f"n_persistent must be ≥ 0; got {self.n_persistent}")
         if not 0.0 <= self.dropout < 1.0:

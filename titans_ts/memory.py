@@ -1,12 +1,13 @@
 """The neural long-term memory layer (§3.1, §4.4): projections, gates and the memory update op.
 
     q_t, k_t, v_t = SiLU(Conv1d_causal(x_t W_Q | W_K | W_V)),  q_t, k_t ℓ2-normalised per head (§4.4)
-    θ_t = θ_max σ(x_t w_θ),  η_t = σ(x_t w_η),  α_t = σ(x_t w_α)       data-dependent gates, per head (§3.1)
-    y_t = M_t(q_t) after writing (k_t, v_t) with Eq. 13-18            (``ops.memory_update``)
+    θ_t = θ_max σ(x_t w_θ),  η_t = η_max σ(x_t w_η),  α_t = σ(x_t w_α)     data-dependent gates, per head (§3.1)
+    y_t = M_t(q_t) after writing (k_t, v_t) with Eq. 13-18            (``ops.memory_update``, rule ``update``)
     out_t = (RMSNorm(y_t) ⊙ SiLU(x_t W_G)) W_O                         output norm and gate (§4.4)
 
-``NeuralMemory.trace`` records what each write did: its surprise ℓ_t = ‖M_{t'}(k_t) − v_t‖² and ‖∇ℓ_t‖ (Eq. 12, at
-the chunk-start weights M_{t'} that Eq. 16 takes the gradient at) and its gates θ_t, η_t, α_t.
+``NeuralMemory.trace`` records what each write did: its surprise ℓ_t = ‖M(k_t) − v_t‖² and ‖∇ℓ_t‖ (Eq. 12, at the
+weights the update takes the gradient at: M_{t−1} for the exact per-token rule, else the chunk-start M_{t'}), the
+step scale σ_t that the update's cap applied (1 when it did not act) and its gates θ_t, η_t, α_t.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .ops.memory_update import MemoryOpState, memory_update
+from .ops.memory_update import MemoryOpState, UpdateRule, memory_update
+from .ops.memory_update.coefficients import token_write_scale, write_scale
 from .ops.memory_update.mlp import mlp_forward
 
 GateMode = Literal["token", "chunk"]
@@ -42,7 +44,7 @@ class MemoryState:
         return MemoryState(self.op.detach(), self.conv.detach(), self.chunk_gates.detach())
 
 
-TRACE_FIELDS = ("surprise", "grad_norm", "theta", "eta", "alpha")
+TRACE_FIELDS = ("surprise", "grad_norm", "step_scale", "theta", "eta", "alpha")
 """What ``NeuralMemory.trace`` records per token, in this order along its last axis."""
 
 
@@ -70,11 +72,15 @@ class NeuralMemory(nn.Module):
         d_head: width per head (default d_model // n_heads).
         depth: L_M, layers of the memory MLP (1 = linear matrix memory).
         expansion: hidden width of a deep memory, as a multiple of d_head.
-        chunk_size: b, the mini-batch of Eq. 16 (gradients at the chunk-start weights).
+        chunk_size: b, the chunk of the update: a speed knob for the exact per-token rule (depth 1), the mini-batch
+            of Eq. 16 otherwise (gradients at the chunk-start weights).
         conv_size: kernel of the depthwise causal convolution after the projections (1 disables it).
         gates: "token" (θ, η, α per token, the default) or "chunk" (each chunk uses its first token's gates).
         learned_init: M_0 is a parameter; otherwise M_0 is the zero function (last layer 0, hidden layers fixed).
         theta_max: upper bound of the learning rate θ_t.
+        eta_max: upper bound of the momentum decay η_t (heavy-ball momentum near 1 diverges on drifting keys).
+        update: "stable" (exact per-token rule at depth 1, Eq. 16 with a causal step cap at depth ≥ 2) or
+            "minibatch" (the paper's Eq. 16 as written); ``ops.memory_update.coefficients``.
         detach_state: cut the returned state from the graph (truncated backprop through time).
         backend: memory-update path: "auto", "chunked", "recurrent" or (when registered) "triton".
     """
@@ -91,6 +97,8 @@ class NeuralMemory(nn.Module):
         gates: GateMode = "token",
         learned_init: bool = True,
         theta_max: float = 0.1,
+        eta_max: float = 0.9,
+        update: UpdateRule = "stable",
         detach_state: bool = False,
         backend: str = "auto",
     ) -> None:
@@ -99,14 +107,18 @@ class NeuralMemory(nn.Module):
             raise ValueError(f"depth, chunk_size and conv_size must be ≥ 1, got {depth}, {chunk_size}, {conv_size}")
         if gates not in ("token", "chunk"):
             raise ValueError(f"gates must be 'token' or 'chunk', got {gates!r}")
+        if not (theta_max > 0 and 0 <= eta_max < 1):
+            raise ValueError(f"theta_max must be > 0 and eta_max in [0, 1), got {theta_max}, {eta_max}")
         self.n_heads, self.d_head = n_heads, d_head or d_model // n_heads
         self.chunk_size, self.conv_size, self.gate_mode = chunk_size, conv_size, gates
-        self.theta_max, self.detach_state, self.backend = theta_max, detach_state, backend
+        self.theta_max, self.eta_max, self.update = theta_max, eta_max, update
+        self.detach_state, self.backend = detach_state, backend
+        self.depth = depth
         inner = n_heads * self.d_head
         self.qkv = nn.Linear(d_model, 3 * inner, bias=False)
         self.conv = nn.Conv1d(3 * inner, 3 * inner, conv_size, groups=3 * inner, bias=False)
         self.gates = nn.Linear(d_model, 3 * n_heads)
-        with torch.no_grad():  # start near θ = θ_max / 2, η = 0.5, α ≈ 0.02
+        with torch.no_grad():  # start near θ = θ_max / 2, η = η_max / 2, α ≈ 0.02
             self.gates.bias.view(3, n_heads)[2].fill_(-4.0)
         widths = [self.d_head] + [expansion * self.d_head] * (depth - 1) + [self.d_head]
         init = [torch.randn(n_heads, i, o) / i**0.5 for i, o in zip(widths[:-1], widths[1:])]
@@ -123,21 +135,21 @@ class NeuralMemory(nn.Module):
         momentum = tuple(torch.zeros_like(w) for w in weights)
         ref = weights[0]
         conv = ref.new_zeros(batch, self.conv.in_channels, self.conv_size - 1)
-        return MemoryState(MemoryOpState(weights, momentum, weights, 0), conv, ref.new_zeros(batch, self.n_heads, 3))
+        return MemoryState(MemoryOpState.at_chunk_start(weights, momentum), conv, ref.new_zeros(batch, self.n_heads, 3))
 
     def _project(self, x: Tensor, history: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """q, k, v of shape (B, H, T, d_head) and the convolution history that follows x."""
         batch, length, _ = x.shape
         projected = torch.cat([history, self.qkv(x).transpose(1, 2)], dim=2)
         qkv = F.silu(self.conv(projected)).view(batch, 3, self.n_heads, self.d_head, length)
-        q, k, v = qkv.permute(1, 0, 2, 4, 3).unbind(0)
+        q, k, v = qkv.permute(1, 0, 2, 4, 3).contiguous().unbind(0)  # (B, H, T, d) with d innermost: fast matmuls
         history = projected[:, :, projected.shape[2] - (self.conv_size - 1) :]
         return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, history
 
     def _gates(self, x: Tensor, state: MemoryState) -> tuple[Tensor, Tensor]:
         """θ_t, η_t, α_t stacked as (B, H, T, 3), and the gates of the chunk left open at the end of x."""
         raw = self.gates(x).view(*x.shape[:2], 3, self.n_heads).permute(0, 3, 1, 2)
-        scale = raw.new_tensor([self.theta_max, 1.0, 1.0])
+        scale = raw.new_tensor([self.theta_max, self.eta_max, 1.0])
         gates = torch.sigmoid(raw) * scale
         if self.gate_mode == "chunk":
             positions = torch.arange(x.shape[1], device=x.device)
@@ -157,25 +169,46 @@ class NeuralMemory(nn.Module):
         q, k, v, history = self._project(x, state.conv)
         gates, open_gates = self._gates(x, state)
         theta, eta, alpha = gates.unbind(-1)
-        y, op_state = memory_update(q, k, v, theta, eta, alpha, state.op, self.chunk_size, self.backend)
+        y, op_state = memory_update(q, k, v, theta, eta, alpha, state.op, self.chunk_size, self.backend, self.update)
         new_state = MemoryState(op_state, history, open_gates)
         return self._output(y, x), new_state.detach() if self.detach_state else new_state
 
+    @property
+    def per_token(self) -> bool:
+        """Whether the update is the exact per-token rule (depth 1, ``"stable"``): each gradient at M_{t−1}."""
+        return self.update == "stable" and self.depth == 1
+
+    def _step_scale(self, op: MemoryOpState, k: Tensor, theta: Tensor, eta: Tensor) -> Tensor:
+        """σ_t of the writes (k, θ, η) (B, H, T) that follow ``op``: the cap's prefix starts where the open chunk
+        started, so the chunk's pending writes come first; each token's own at depth 1. 1 under ``"minibatch"``."""
+        if self.update != "stable":
+            return torch.ones_like(theta)
+        if self.per_token:
+            return token_write_scale(k, theta, eta)
+        if op.pending:
+            seen_k, _, seen_theta, seen_eta, _ = op.pending
+            k, theta, eta = (torch.cat(pair, dim=2) for pair in ((seen_k, k), (seen_theta, theta), (seen_eta, eta)))
+        return write_scale(op.chunk_weights, k, theta, eta)[:, :, op.offset :]
+
     def trace(self, x: Tensor, state: MemoryState | None = None) -> tuple[Tensor, MemoryState]:
-        """What every write of x does, (B, H, T, 5) over ``TRACE_FIELDS`` (surprise, gradient norm, θ, η, α), and
-        the state after x, which ``forward`` would also return. Writes chunk by chunk so that each token's surprise is
-        taken at its chunk-start weights, as the update takes it."""
+        """What every write of x does, (B, H, T, 6) over ``TRACE_FIELDS`` (surprise, gradient norm, step scale, θ, η,
+        α), and the state after x, which ``forward`` would also return. Writes one gradient point at a time (a token
+        for the per-token rule, else a chunk) so that each surprise is taken where the update takes its gradient."""
         state = state or self.initial_state(x.shape[0])
         q, k, v, history = self._project(x, state.conv)
         gates, open_gates = self._gates(x, state)
+        unit = 1 if self.per_token else self.chunk_size
         op, start, records = state.op, 0, []
         while start < x.shape[1]:
-            end = min(x.shape[1], start + self.chunk_size - op.offset)
+            end = min(x.shape[1], start + unit - op.offset % unit)
             part = slice(start, end)
-            records.append(torch.stack(write_surprise(op.reference, k[:, :, part], v[:, :, part]), dim=-1))
             theta, eta, alpha = gates[:, :, part].unbind(-1)
-            qkv = (t[:, :, part] for t in (q, k, v))
-            _, op = memory_update(*qkv, theta, eta, alpha, op, self.chunk_size, self.backend)
+            at = op.weights if self.per_token else op.chunk_weights
+            surprise, grad_norm = write_surprise(at, k[:, :, part], v[:, :, part])
+            scale = self._step_scale(op, k[:, :, part], theta, eta)
+            records.append(torch.stack([surprise, grad_norm, scale], dim=-1))
+            _, op = memory_update(q[:, :, part], k[:, :, part], v[:, :, part], theta, eta, alpha, op,
+                                  self.chunk_size, self.backend, self.update)
             start = end
         return torch.cat([torch.cat(records, dim=2), gates], dim=-1), MemoryState(op, history, open_gates)
 

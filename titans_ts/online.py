@@ -79,7 +79,7 @@ def _resume(memory: NeuralMemory, carried: LayerMemory, batch: int) -> MemorySta
         raise ValueError(f"a batch of {batch} sequences cannot start from a memory carried for {weights[0].shape[0]}")
     weights, momentum = (tuple(t.repeat(repeats, 1, 1, 1) for t in ts) for ts in (weights, momentum))
     fresh = NeuralMemory.initial_state(memory, batch)
-    return MemoryState(MemoryOpState(weights, momentum, weights, 0), fresh.conv, fresh.chunk_gates)
+    return MemoryState(MemoryOpState.at_chunk_start(weights, momentum), fresh.conv, fresh.chunk_gates)
 
 
 def forecast_window(model: TitansForecaster, windows: Tensor, memories: Memories | None) -> tuple[Tensor, Memories]:

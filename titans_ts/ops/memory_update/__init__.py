@@ -1,5 +1,6 @@
 """The neural-memory update op (Eq. 13-18), one module per path, as in flash-linear-attention's ``ops/``:
 
+- ``coefficients``: what all paths share: the gate scans and the update rules ("stable", "minibatch");
 - ``recurrent``: token by token, the float64 ground truth of the tests;
 - ``chunked``: the chunkwise-parallel form in PyTorch, the default on CPU (and on CUDA without Triton);
 - ``triton``: fused kernels (``triton_op``; ``triton_linear``, ``triton_mlp``), registered in ``BACKENDS`` when
@@ -15,10 +16,12 @@ import torch
 from torch import Tensor
 
 from .chunked import memory_update_chunked
+from .coefficients import UPDATE_RULES, UpdateRule
 from .recurrent import memory_update_recurrent
 from .state import MemoryOpState
 
-MemoryUpdate = Callable[..., tuple[Tensor, MemoryOpState]]
+MemoryUpdate = Callable[..., tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]]
+"""A path: (q, k, v, θ, η, α, M, S, chunk_size, update) from a chunk boundary → (y, M_T, S_T)."""
 
 BACKENDS: dict[str, MemoryUpdate] = {
     "recurrent": memory_update_recurrent,
@@ -57,18 +60,49 @@ def memory_update(
     state: MemoryOpState,
     chunk_size: int,
     backend: str = "auto",
+    update: UpdateRule = "stable",
 ) -> tuple[Tensor, MemoryOpState]:
     """Write every (k_t, v_t) into the memory and read y_t = M_t(q_t) after each write (Eq. 13-18).
 
     q, k: (B, H, T, d_k); v: (B, H, T, d_v); theta (θ_t, learning rate), eta (η_t, momentum decay) and alpha
-    (α_t, forgetting) of shape (B, H, T). Gradients at the chunk-start weights with chunk size b = ``chunk_size``.
+    (α_t, forgetting) of shape (B, H, T). ``update``: "stable" (the exact per-token rule at depth 1, Eq. 16 with the
+    causal step cap at depth ≥ 2) or "minibatch" (Eq. 16 as the paper writes it), chunks of b = ``chunk_size``.
+
+    A chunk left open by the previous call is replayed from its start (``state.pending``) and the call's open end
+    is run on its own, so every path runs from a chunk boundary and feeding a stream in pieces equals one call.
     """
-    return BACKENDS[resolve_backend(backend, q)](q, k, v, theta, eta, alpha, state, chunk_size)
+    if update not in UPDATE_RULES:
+        raise ValueError(f"update must be one of {', '.join(UPDATE_RULES)}; got {update!r}")
+    path = BACKENDS[resolve_backend(backend, q)]
+    replayed = state.offset
+    if replayed:  # the pending keys stand in for its queries: those reads are dropped
+        q, k, v, theta, eta, alpha = (
+            torch.cat([before, now], dim=2)
+            for before, now in zip((state.pending[0], *state.pending), (q, k, v, theta, eta, alpha))
+        )
+    weights, momentum = state.chunk_weights, state.chunk_momentum
+    length = q.shape[2]
+    whole = length - length % chunk_size
+    outputs, pending = [], ()
+    if whole:
+        y, weights, momentum = path(*(x[:, :, :whole] for x in (q, k, v, theta, eta, alpha)),
+                                    weights, momentum, chunk_size, update)
+        outputs.append(y)
+    chunk_weights, chunk_momentum = weights, momentum
+    if whole < length:
+        y, weights, momentum = path(*(x[:, :, whole:] for x in (q, k, v, theta, eta, alpha)),
+                                    weights, momentum, chunk_size, update)
+        outputs.append(y)
+        pending = tuple(x[:, :, whole:] for x in (k, v, theta, eta, alpha))
+    y = torch.cat(outputs, dim=2)[:, :, replayed:] if outputs else q.new_zeros(*q.shape[:3], v.shape[-1])
+    return y, MemoryOpState(weights, momentum, chunk_weights, chunk_momentum, pending)
 
 
 __all__ = [
     "BACKENDS",
     "MemoryOpState",
+    "UPDATE_RULES",
+    "UpdateRule",
     "memory_update",
     "memory_update_chunked",
     "memory_update_recurrent",

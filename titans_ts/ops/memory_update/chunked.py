@@ -1,43 +1,48 @@
 """Chunkwise-parallel memory update (Eq. 16-18) in PyTorch: the default path on CPU and GPU.
 
-Inside a chunk of b tokens every gradient is taken at the chunk-start weights M_{t'} (Eq. 16), so the
-recurrences of Eq. 13-14 become linear in the per-token gradients u_s and unroll to
+With the scans of ``coefficients`` a chunk starting from (M_{t'}, S_{t'}) reads and ends as
 
-    S_t = E_t S_{t'} − Σ_{s≤t} F_{ts} θ_s u_s
-    M_t = β_t M_{t'} + g_t S_{t'} − Σ_{s≤t} C_{ts} u_s,
+    x_t M_t = β_t x_t M_{t'} + g_t x_t S_{t'} − Σ_s C_{ts} (x_t · a_s) δ_s          (x_t: the layer's input at q_t)
+    M_end = β_b M_{t'} + g_b S_{t'} − Aᵀ (c ⊙ δ),   S_end = E_b S_{t'} − Aᵀ (f ⊙ δ)
 
-with F_{rs} = Π_{j=s+1..r} η_j, D_{tr} = Π_{j=r+1..t} (1 − α_j), E_t = Π_{j≤t} η_j, β_t = Π_{j≤t} (1 − α_j),
-C = D F diag(θ) and g = D E (the momentum and decay scans of Eq. 17-18, as b×b matrices).
+per layer, each write u_s = a_sᵀ δ_s an outer product (layer input times back-propagated error), c and f the last
+rows of C and F diag(θ). Reads never build per-token weights: they are masked attention-like products.
 
-Each u_s of an MLP layer is an outer product a_s^T δ_s (layer input times back-propagated error), so reading
-y_t = M_t(q_t) never builds per-token weights: layer by layer, with x_t the layer's input,
-
-    x_t M_t = β_t x_t M_{t'} + g_t x_t S_{t'} − Σ_s C_{ts} (x_t · a_s) δ_s,
-
-a masked attention-like product. Across chunks the new M_{t'} is the previous chunk's last M_t, so the
-non-linear recurrence between chunks is exact.
+- Depth 1 (the linear memory), as flash-linear-attention's chunked delta rule: the errors of every chunk are affine
+  in its start state, Δ = K_W M_{t'} + K_S S_{t'} − V' (``coefficients``: the exact per-token rule's triangular
+  solve, or Eq. 16's Δ = 2 (K M_{t'} − V)), so everything chunk-local is computed for all chunks at once and only
+  the d_k×d_v state pass loops over chunks; the reads follow for all chunks at once.
+- Depth ≥ 2: the errors δ come from the chunk-start network, chunk by chunk (with the step cap of ``"stable"``).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import Tensor
 
+from .coefficients import (
+    ChunkCoefficients,
+    UpdateRule,
+    chunk_coefficients,
+    exact_error_terms,
+    minibatch_error_terms,
+    token_write_scale,
+    write_scale,
+)
 from .mlp import activation, activation_grad
-from .state import MemoryOpState
 
 
-def segment_products(x: Tensor) -> Tensor:
-    """P[..., r, s] = Π_{j=s+1..r} x_j for r ≥ s (1 on the diagonal), 0 above it. x: (..., c) → (..., c, c).
+def as_chunks(x: Tensor, chunk: int) -> Tensor:
+    """(B, H, T, ...) → (B, H, T / chunk, chunk, ...)."""
+    return x.unflatten(2, (-1, chunk))
 
-    Built with a cumulative product rather than exp(cumsum(log x)), so gates equal to 0 stay exact.
-    """
-    c = x.shape[-1]
-    later = torch.ones(c, c, dtype=torch.bool, device=x.device).triu(1)  # [s, j]: j > s
-    factors = torch.where(later, x.unsqueeze(-2), torch.ones_like(x).unsqueeze(-2))
-    return factors.cumprod(dim=-1).transpose(-1, -2).tril()
+
+def chunk_length(length: int, chunk_size: int) -> int:
+    """The chunk of a call from a chunk boundary: ``chunk_size``, or the whole call when it is shorter. Calls longer
+    than a chunk must be whole chunks (``memory_update`` splits off the open end)."""
+    if length > chunk_size and length % chunk_size:
+        raise ValueError(f"a call of {length} tokens is not whole chunks of {chunk_size}")
+    return min(chunk_size, length)
 
 
 def _keys_through_memory(
@@ -56,40 +61,14 @@ def _keys_through_memory(
     return inputs, errors
 
 
-class ChunkCoefficients(NamedTuple):
-    """The scans of one or more chunks, gates (..., c) → matrices (..., c, c) and vectors (..., c)."""
-
-    write: Tensor  # C = D F diag(θ): weight of u_s in M_t
-    momentum_write: Tensor  # F diag(θ): weight of u_s in S_t
-    weight_carry: Tensor  # β_t: weight of M_{t'} in M_t
-    momentum_into_weights: Tensor  # g_t: weight of S_{t'} in M_t
-    momentum_carry: Tensor  # E_t: weight of S_{t'} in S_t
-
-
-def chunk_coefficients(theta: Tensor, eta: Tensor, alpha: Tensor) -> ChunkCoefficients:
-    """The momentum and decay scans of Eq. 17-18 for chunks of gates laid out along the last axis."""
-    keep = 1 - alpha
-    momentum_decay = segment_products(eta)  # F
-    forget_decay = segment_products(keep)  # D
-    momentum_carry = eta.cumprod(dim=-1)  # E
-    momentum_write = momentum_decay * theta.unsqueeze(-2)
-    return ChunkCoefficients(
-        write=forget_decay @ momentum_write,
-        momentum_write=momentum_write,
-        weight_carry=keep.cumprod(dim=-1),
-        momentum_into_weights=(forget_decay @ momentum_carry.unsqueeze(-1)).squeeze(-1),
-        momentum_carry=momentum_carry,
-    )
-
-
-def _update_chunk(
-    q: Tensor, k: Tensor, v: Tensor, coefficients: ChunkCoefficients, state: MemoryOpState, last: int
+def _deep_chunk(
+    q: Tensor, k: Tensor, v: Tensor, scans: ChunkCoefficients, weights: tuple[Tensor, ...], momentum: tuple[Tensor, ...]
 ) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """One chunk (all its gradients at ``state.reference``): outputs, then M and S after its token ``last``."""
-    write, momentum_write, weight_carry, momentum_into_weights, momentum_carry = coefficients
-    inputs, errors = _keys_through_memory(state.reference, k, v)
+    """One chunk of a deep memory, every gradient at its start weights: outputs, then M and S at its end."""
+    write, momentum_write, weight_carry, momentum_into_weights, momentum_carry = scans
+    inputs, errors = _keys_through_memory(weights, k, v)
     x = q
-    for i, (w, s, a, d) in enumerate(zip(state.weights, state.momentum, inputs, errors)):
+    for i, (w, s, a, d) in enumerate(zip(weights, momentum, inputs, errors)):
         if i > 0:
             x = activation(x)
         x = (
@@ -97,27 +76,44 @@ def _update_chunk(
             + momentum_into_weights.unsqueeze(-1) * (x @ s)
             - (write * (x @ a.transpose(-1, -2))) @ d
         )
-
-    last_write = write[..., last, :].unsqueeze(-1)
-    last_momentum_write = momentum_write[..., last, :].unsqueeze(-1)
-    beta, gain, carry = (c[..., last, None, None] for c in (weight_carry, momentum_into_weights, momentum_carry))
-    weights = tuple(
+    last_write, last_momentum_write = write[..., -1, :, None], momentum_write[..., -1, :, None]
+    beta, gain, carry = (c[..., -1, None, None] for c in (weight_carry, momentum_into_weights, momentum_carry))
+    new_weights = tuple(
         beta * w + gain * s - a.transpose(-1, -2) @ (last_write * d)
-        for w, s, a, d in zip(state.weights, state.momentum, inputs, errors)
+        for w, s, a, d in zip(weights, momentum, inputs, errors)
     )
-    momentum = tuple(
-        carry * s - a.transpose(-1, -2) @ (last_momentum_write * d)
-        for s, a, d in zip(state.momentum, inputs, errors)
+    new_momentum = tuple(
+        carry * s - a.transpose(-1, -2) @ (last_momentum_write * d) for s, a, d in zip(momentum, inputs, errors)
     )
-    return x, weights, momentum
+    return x, new_weights, new_momentum
 
 
-def _as_chunks(x: Tensor, chunk_size: int) -> Tensor:
-    """(B, H, T, ...) → (B, H, N, b, ...), zero-padding the last chunk (padded rows are never read)."""
-    pad = -x.shape[2] % chunk_size
-    if pad:
-        x = torch.cat([x, x.new_zeros(*x.shape[:2], pad, *x.shape[3:])], dim=2)
-    return x.view(*x.shape[:2], -1, chunk_size, *x.shape[3:])
+def _linear_chunks(
+    q: Tensor, k: Tensor, v: Tensor, scans: ChunkCoefficients, w: Tensor, s: Tensor, exact: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Depth 1 over chunked inputs (B, H, N, c, d): outputs (B, H, N, c, d_v), then M and S at the end.
+
+    The state X = [M; S] (2 d_k × d_v) is the only thing carried; per chunk Δ = [K_W | K_S] X − V' and
+    X ← [[β_b, g_b], [0, E_b]] X − [Kᵀ diag(c); Kᵀ diag(f)] Δ, three small matmuls.
+    """
+    k_w, k_s, v_err = exact_error_terms(k, v, scans) if exact else minibatch_error_terms(k, v)
+    reads = torch.cat([k_w, torch.zeros_like(k_w) if k_s is None else k_s], dim=-1)  # (B, H, N, c, 2 d_k)
+    writes = torch.cat([k * scans.write[..., -1, :, None], k * scans.momentum_write[..., -1, :, None]], dim=-1).mT
+    beta, gain, carry = (x[..., -1] for x in scans[2:])
+    mix = torch.stack([beta, gain, torch.zeros_like(gain), carry], dim=-1).unflatten(-1, (2, 2))  # (B, H, N, 2, 2)
+    state = torch.cat([w, s], dim=-2)
+    steps = zip(*(x.movedim(2, 0).contiguous().unbind(0) for x in (reads, v_err, writes, mix)))
+    starts, errors = [], []
+    for reads_n, v_n, writes_n, mix_n in steps:
+        delta = reads_n @ state - v_n
+        starts.append(state)
+        errors.append(delta)
+        state = (mix_n @ state.unflatten(-2, (2, -1)).flatten(-2)).view_as(state) - writes_n @ delta
+    starts, delta = torch.stack(starts, dim=2), torch.stack(errors, dim=2)
+    carried = torch.cat([q * scans.weight_carry.unsqueeze(-1), q * scans.momentum_into_weights.unsqueeze(-1)], -1)
+    y = carried @ starts - (scans.write * (q @ k.mT)) @ delta
+    w, s = state.chunk(2, dim=-2)
+    return y, w, s
 
 
 def memory_update_chunked(
@@ -127,38 +123,29 @@ def memory_update_chunked(
     theta: Tensor,
     eta: Tensor,
     alpha: Tensor,
-    state: MemoryOpState,
+    weights: tuple[Tensor, ...],
+    momentum: tuple[Tensor, ...],
     chunk_size: int = 16,
-) -> tuple[Tensor, MemoryOpState]:
-    """Write (k, v) and read q chunk by chunk; same contract as ``memory_update_recurrent``.
-
-    Chunks follow the stream's own grid: when ``state.offset`` > 0 the first chunk only completes the chunk
-    the previous call left open, so feeding a sequence in pieces gives exactly what feeding it whole gives.
-    The scans of all chunks are computed at once; only the memory's own recurrence loops over chunks.
-    """
-    weights, momentum, reference, offset = state
+    update: UpdateRule = "stable",
+) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """Write (k, v) and read q chunk by chunk from a chunk boundary; same contract as ``memory_update_recurrent``."""
     length = q.shape[2]
+    if length == 0:
+        return q.new_zeros(*q.shape[:3], v.shape[-1]), weights, momentum
+    chunk = chunk_length(length, chunk_size)
+    if len(weights) == 1 and update == "stable":
+        theta = theta * token_write_scale(k, theta, eta)
+    q, k, v, theta, eta = (as_chunks(x, chunk) for x in (q, k, v, theta, eta))
+    scans = chunk_coefficients(theta, eta, as_chunks(alpha, chunk))
+    if len(weights) == 1:
+        y, w, s = _linear_chunks(q, k, v, scans, weights[0], momentum[0], exact=update == "stable")
+        return y.flatten(2, 3), (w,), (s,)
     outputs = []
-    head = min(chunk_size - offset, length) if offset else 0
-    if head:  # finish the chunk left open by the previous call
-        gates = chunk_coefficients(*(g[:, :, :head] for g in (theta, eta, alpha)))
-        y, weights, momentum = _update_chunk(q[:, :, :head], k[:, :, :head], v[:, :, :head], gates, state, head - 1)
+    chunks = zip(*(x.unbind(2) for x in (q, k, v, theta, eta, *scans)))  # unbind: backward stacks once
+    for q_n, k_n, v_n, theta_n, eta_n, *scans_n in chunks:
+        scans_n = ChunkCoefficients(*scans_n)
+        if update == "stable":
+            scans_n = scans_n.scale_rows(write_scale(weights, k_n, theta_n, eta_n))
+        y, weights, momentum = _deep_chunk(q_n, k_n, v_n, scans_n, weights, momentum)
         outputs.append(y)
-        offset = (offset + head) % chunk_size
-        reference = weights if offset == 0 else reference
-    if head < length:
-        rest = length - head
-        gates = chunk_coefficients(*(_as_chunks(g[:, :, head:], chunk_size) for g in (theta, eta, alpha)))
-        # unbind, not indexing: its backward stacks the chunks' gradients once instead of once per chunk
-        chunks = zip(*(_as_chunks(t[:, :, head:], chunk_size).unbind(2) for t in (q, k, v)),
-                     *(c.unbind(2) for c in gates))
-        n_chunks = -(-rest // chunk_size)
-        for n, (q_n, k_n, v_n, *gates_n) in enumerate(chunks):
-            last = chunk_size - 1 if n + 1 < n_chunks else (rest - 1) % chunk_size
-            step_state = MemoryOpState(weights, momentum, weights, 0)
-            y, weights, momentum = _update_chunk(q_n, k_n, v_n, ChunkCoefficients(*gates_n), step_state, last)
-            outputs.append(y[:, :, : last + 1])
-        offset = rest % chunk_size
-        reference = step_state.weights if offset else weights
-    y = torch.cat(outputs, dim=2) if outputs else q.new_zeros(*q.shape[:3], v.shape[-1])
-    return y, MemoryOpState(weights, momentum, reference, offset)
+    return torch.cat(outputs, dim=2), weights, momentum

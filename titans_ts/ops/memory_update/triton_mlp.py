@@ -9,8 +9,17 @@ M(x) = σ(x W₁) W₂ with σ = SiLU. At the chunk-start weights W₁, W₂ and
     W₂' = β_L W₂ + g_L S₂ − A^T (c ⊙ δ₂),  S₂' = E_L S₂ − A^T (f ⊙ δ₂)     for the second layer with A and δ₂
 
 with the gate terms of ``triton_linear.GateTerms``. The errors couple every column of the weights, so one
-program owns a whole (batch·head) and carries all four matrices. The backward recomputes the chunk-start states
-with the forward kernel and walks the chunks in reverse; σ'' enters through δ₁'s dependence on Z.
+program owns a whole (batch·head) and carries all four matrices.
+
+Update ``"stable"`` caps the step (``coefficients.write_scale``), computed in the kernel at the chunk-start weights:
+
+    Γ = (σ'(Z) ⊙ √r)(σ'(Z) ⊙ √r)^T / d_out with r_j = Σ_o (W₂)_jo²,  G = A A^T + (K K^T) ⊙ Γ   Gauss-Newton Gram
+    Ω = |G ⊙ √c √c^T| with c_s = θ_s / (1 − η_s),  κ_t = 2 max_{r≤t} Σ_{s≤t} Ω_rs,  σ_t = min(1, ρ / κ_t)
+
+and row t of C is scaled by σ_t, c and f by σ of the chunk's last token (``GateTerms.scale_writes``). σ is a
+constant for autograd: the forward stores it, and the backward runs on the gate terms scaled by it (the forward
+recomputation then without the cap) and scales their gradients by it. The backward recomputes the chunk-start
+states with the forward kernel and walks the chunks in reverse; σ'' enters through δ₁'s dependence on Z.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
+from .coefficients import STEP_CAP
 from .triton_linear import GateTerms, _block, _load_gate_terms, _load_rows, _load_tokens, dot_precision
 
 
@@ -31,11 +41,26 @@ def _sigmoid(z):
 
 
 @triton.jit
+def _step_scale(b_k, b_a, b_dsig, b_w2, b_root, o_t, RHO, DV, PRECISION: tl.constexpr):
+    """σ_t = min(1, ρ / κ_t) = ρ / max(κ_t, ρ) of the chunk's tokens (BT) from its keys K, layer inputs A = σ(Z),
+    slopes σ'(Z), the chunk-start W₂ and ``b_root`` = √c (0 on masked tokens); κ = 0 gives 1."""
+    b_slope = b_dsig * tl.sqrt(tl.sum(b_w2 * b_w2, 1))[None, :]
+    b_gram = tl.dot(b_a, tl.trans(b_a), input_precision=PRECISION) + tl.dot(
+        b_k, tl.trans(b_k), input_precision=PRECISION
+    ) * tl.dot(b_slope, tl.trans(b_slope), input_precision=PRECISION) / DV
+    b_prefix = tl.cumsum(tl.abs(b_gram * b_root[:, None] * b_root[None, :]), axis=1)  # [r, t] = Σ_{s≤t} Ω_rs
+    b_kappa = 2 * tl.max(tl.where(o_t[:, None] <= o_t[None, :], b_prefix, 0.0), axis=0)
+    return RHO / tl.maximum(b_kappa, RHO)
+
+
+@triton.jit
 def _mlp_fwd_kernel(
     q,
     k,
     v,
+    root,
     y,
+    scale,
     coef,
     beta,
     gain,
@@ -50,8 +75,6 @@ def _mlp_fwd_kernel(
     s1_out,
     w2_out,
     s2_out,
-    w1_ref,
-    w2_ref,
     w1_states,
     s1_states,
     w2_states,
@@ -59,6 +82,7 @@ def _mlp_fwd_kernel(
     T,
     N,
     CHUNK,
+    RHO,
     DK: tl.constexpr,
     DH: tl.constexpr,
     DV: tl.constexpr,
@@ -66,6 +90,7 @@ def _mlp_fwd_kernel(
     BH: tl.constexpr,
     BV: tl.constexpr,
     BT: tl.constexpr,
+    CAP: tl.constexpr,
     STORE_Y: tl.constexpr,
     STORE_STATES: tl.constexpr,
     PRECISION: tl.constexpr,
@@ -78,12 +103,10 @@ def _mlp_fwd_kernel(
     b_s1 = _load_rows(s1_0 + first, o_k, m_k, o_h, m_h, DH)
     b_w2 = _load_rows(w2_0 + second, o_h, m_h, o_v, m_v, DV)
     b_s2 = _load_rows(s2_0 + second, o_h, m_h, o_v, m_v, DV)
-    b_w1_start, b_w2_start = b_w1, b_w2
     for n in range(N):
         t = n * CHUNK + o_t
-        m_t = m_c & (t < T)
         chunk = i_bh * N + n
-        b_q, b_k, b_v = _load_tokens(q, k, v, i_bh, t, m_t, o_k, m_k, o_v, m_v, T, DK, DV)
+        b_q, b_k, b_v = _load_tokens(q, k, v, i_bh, t, m_c, o_k, m_k, o_v, m_v, T, DK, DV)
         if STORE_STATES:
             p_1 = chunk * DK * DH + o_k[:, None] * DH + o_h[None, :]
             p_2 = chunk * DH * DV + o_h[:, None] * DV + o_v[None, :]
@@ -94,12 +117,20 @@ def _mlp_fwd_kernel(
         b_c, b_beta, b_gain, b_cl, b_fl, beta_l, gain_l, carry_l = _load_gate_terms(
             coef, beta, gain, c_end, f_end, ends, chunk, CHUNK, o_t, m_c
         )
-        b_beta, b_gain, b_cl, b_fl = b_beta[:, None], b_gain[:, None], b_cl[:, None], b_fl[:, None]
         b_z = tl.dot(b_k, b_w1, input_precision=PRECISION)
         b_sz = _sigmoid(b_z)
         b_a = b_z * b_sz
+        b_dsig = b_sz * (1 + b_z * (1 - b_sz))  # σ'(Z)
+        if CAP:
+            b_root = tl.load(root + i_bh * T + t, mask=m_c, other=0.0)
+            b_scale = _step_scale(b_k, b_a, b_dsig, b_w2, b_root, o_t, RHO, DV, PRECISION)
+            tl.store(scale + chunk * CHUNK + o_t, b_scale, mask=m_c)
+            b_c = b_c * b_scale[:, None]
+            b_last = tl.sum(tl.where(o_t == CHUNK - 1, b_scale, 0.0), 0)
+            b_cl, b_fl = b_cl * b_last, b_fl * b_last
+        b_beta, b_gain, b_cl, b_fl = b_beta[:, None], b_gain[:, None], b_cl[:, None], b_fl[:, None]
         b_d2 = 2 * (tl.dot(b_a, b_w2, input_precision=PRECISION) - b_v)
-        b_d1 = tl.dot(b_d2, tl.trans(b_w2), input_precision=PRECISION) * (b_sz * (1 + b_z * (1 - b_sz)))
+        b_d1 = tl.dot(b_d2, tl.trans(b_w2), input_precision=PRECISION) * b_dsig
         if STORE_Y:
             b_hq = (
                 b_beta * tl.dot(b_q, b_w1, input_precision=PRECISION)
@@ -115,9 +146,8 @@ def _mlp_fwd_kernel(
             tl.store(
                 y + i_bh * T * DV + t[:, None] * DV + o_v[None, :],
                 b_y.to(y.dtype.element_ty),
-                mask=m_t[:, None] & m_v[None, :],
+                mask=m_c[:, None] & m_v[None, :],
             )
-        b_w1_start, b_w2_start = b_w1, b_w2
         b_w1 = beta_l * b_w1 + gain_l * b_s1 - tl.dot(tl.trans(b_k), b_cl * b_d1, input_precision=PRECISION)
         b_s1 = carry_l * b_s1 - tl.dot(tl.trans(b_k), b_fl * b_d1, input_precision=PRECISION)
         b_w2 = beta_l * b_w2 + gain_l * b_s2 - tl.dot(tl.trans(b_a), b_cl * b_d2, input_precision=PRECISION)
@@ -129,8 +159,6 @@ def _mlp_fwd_kernel(
     tl.store(s1_out + p_1, b_s1, mask=m_1)
     tl.store(w2_out + p_2, b_w2, mask=m_2)
     tl.store(s2_out + p_2, b_s2, mask=m_2)
-    tl.store(w1_ref + p_1, b_w1_start, mask=m_1)
-    tl.store(w2_ref + p_2, b_w2_start, mask=m_2)
 
 
 @triton.jit
@@ -153,8 +181,6 @@ def _mlp_bwd_kernel(
     ds1_out,
     dw2_out,
     ds2_out,
-    dw1_ref,
-    dw2_ref,
     dq,
     dk,
     dv,
@@ -190,15 +216,12 @@ def _mlp_bwd_kernel(
     b_ds1 = _load_rows(ds1_out + first, o_k, m_k, o_h, m_h, DH)
     b_dw2 = _load_rows(dw2_out + second, o_h, m_h, o_v, m_v, DV)
     b_ds2 = _load_rows(ds2_out + second, o_h, m_h, o_v, m_v, DV)
-    b_dref1 = _load_rows(dw1_ref + first, o_k, m_k, o_h, m_h, DH)  # the refs are the last chunk's start weights
-    b_dref2 = _load_rows(dw2_ref + second, o_h, m_h, o_v, m_v, DV)
     for i in range(N):
         n = N - 1 - i
         t = n * CHUNK + o_t
-        m_t = m_c & (t < T)
         chunk = i_bh * N + n
-        b_q, b_k, b_v = _load_tokens(q, k, v, i_bh, t, m_t, o_k, m_k, o_v, m_v, T, DK, DV)
-        b_dy = _load_rows(dy + i_bh * T * DV, t, m_t, o_v, m_v, DV)
+        b_q, b_k, b_v = _load_tokens(q, k, v, i_bh, t, m_c, o_k, m_k, o_v, m_v, T, DK, DV)
+        b_dy = _load_rows(dy + i_bh * T * DV, t, m_c, o_v, m_v, DV)
         b_c, b_beta, b_gain, b_cl, b_fl, beta_l, gain_l, carry_l = _load_gate_terms(
             coef, beta, gain, c_end, f_end, ends, chunk, CHUNK, o_t, m_c
         )
@@ -291,14 +314,14 @@ def _mlp_bwd_kernel(
             tl.where(o_t[:, None] >= o_t[None, :], b_dcoef, 0.0),
             mask=m_c[:, None] & m_c[None, :],
         )
-        m_tk = m_t[:, None] & m_k[None, :]
+        m_tk = m_c[:, None] & m_k[None, :]
         p_tk = (i_bh * T + t[:, None]) * DK + o_k[None, :]
         tl.store(dq + p_tk, b_dq.to(dq.dtype.element_ty), mask=m_tk)
         tl.store(dk + p_tk, b_dk.to(dk.dtype.element_ty), mask=m_tk)
         tl.store(
             dv + (i_bh * T + t[:, None]) * DV + o_v[None, :],
             (-2 * b_dd2).to(dv.dtype.element_ty),
-            mask=m_t[:, None] & m_v[None, :],
+            mask=m_c[:, None] & m_v[None, :],
         )
 
         # gradients of the chunk-start states
@@ -306,7 +329,6 @@ def _mlp_bwd_kernel(
             beta_l * b_dw1
             + tl.dot(tl.trans(b_q), b_dhb, input_precision=PRECISION)
             + tl.dot(tl.trans(b_k), b_dz, input_precision=PRECISION)
-            + b_dref1
         )
         b_ds1 = gain_l * b_dw1 + carry_l * b_ds1 + tl.dot(tl.trans(b_q), b_dhg, input_precision=PRECISION)
         b_new_dw2 = (
@@ -314,12 +336,9 @@ def _mlp_bwd_kernel(
             + tl.dot(tl.trans(b_x), b_dyb, input_precision=PRECISION)
             + tl.dot(tl.trans(b_dg), b_d2, input_precision=PRECISION)
             + 2 * tl.dot(tl.trans(b_a), b_dd2, input_precision=PRECISION)
-            + b_dref2
         )
         b_ds2 = gain_l * b_dw2 + carry_l * b_ds2 + tl.dot(tl.trans(b_x), b_dyg, input_precision=PRECISION)
         b_dw1, b_dw2 = b_new_dw1, b_new_dw2
-        b_dref1 = tl.zeros([BK, BH], dtype=tl.float32)
-        b_dref2 = tl.zeros([BH, BV], dtype=tl.float32)
     tl.store(dw1_0 + first + p_1, b_dw1, mask=m_1)
     tl.store(ds1_0 + first + p_1, b_ds1, mask=m_1)
     tl.store(dw2_0 + second + p_2, b_dw2, mask=m_2)
@@ -340,31 +359,36 @@ def _shape(q: Tensor, w1: Tensor, w2: Tensor, chunk: int) -> dict[str, int]:
     }
 
 
-def mlp_forward(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
+MlpTokens = tuple[Tensor, Tensor, Tensor, Tensor | None]
+"""What the kernels read per token, flattened to (BH, T, ...): q, k, v (any float dtype) and, for the step cap,
+√(θ / (1 − η)) in float32 (None: no cap, Eq. 16 as written)."""
+
+
+def _launch_forward(
+    tokens: MlpTokens,
     coefficients: GateTerms,
     weights: tuple[Tensor, Tensor],
     momentum: tuple[Tensor, Tensor],
     chunk: int,
-    store_states: bool = False,
-    store_y: bool = True,
-) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...], tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """y, final (W₁, W₂), final (S₁, S₂), the last chunk's start (W₁, W₂), and (``store_states``) every chunk's
-    (W₁, S₁, W₂, S₂). q, k, v as in ``triton_linear.linear_forward``; states (BH, d_l, d_{l+1}) float32."""
+    store_states: bool,
+) -> tuple[Tensor, tuple[Tensor, Tensor], tuple[Tensor, Tensor], Tensor, tuple[Tensor, ...]]:
+    """y (BH, T, d_v) in v's dtype, final (W₁, W₂), final (S₁, S₂), the cap σ (BH, N, b) when capped, and
+    (``store_states``: without y) every chunk's start (W₁, S₁, W₂, S₂). States (BH, d_l, d_{l+1}) float32."""
+    q, k, v, root = tokens
     (w1, w2), (s1, s2) = weights, momentum
     bh, length = q.shape[:2]
-    n_chunks = triton.cdiv(length, chunk)
-    y = torch.empty_like(v) if store_y else v
-    w1_out, s1_out, w1_ref = (torch.empty_like(w1) for _ in range(3))
-    w2_out, s2_out, w2_ref = (torch.empty_like(w2) for _ in range(3))
+    n_chunks = length // chunk
+    y = w1 if store_states else torch.empty_like(v)
+    scale = w1 if root is None else w1.new_empty(bh, n_chunks, chunk)
+    w1_out, s1_out, w2_out, s2_out = (torch.empty_like(w) for w in (w1, s1, w2, s2))
     states = tuple(w.new_empty(bh, n_chunks, *w.shape[1:]) if store_states else w for w in (w1, s1, w2, s2))
     _mlp_fwd_kernel[(bh,)](
         q,
         k,
         v,
+        w1 if root is None else root,
         y,
+        scale,
         *coefficients,
         w1,
         s1,
@@ -374,39 +398,52 @@ def mlp_forward(
         s1_out,
         w2_out,
         s2_out,
-        w1_ref,
-        w2_ref,
         *states,
         length,
         n_chunks,
         chunk,
+        STEP_CAP,
         **_shape(q, w1, w2, chunk),
-        STORE_Y=store_y,
+        CAP=root is not None,
+        STORE_Y=not store_states,
         STORE_STATES=store_states,
         PRECISION=dot_precision(),
         num_warps=8,
     )
-    return y, (w1_out, w2_out), (s1_out, s2_out), (w1_ref, w2_ref), (states if store_states else ())
+    return y, (w1_out, w2_out), (s1_out, s2_out), scale, (states if store_states else ())
+
+
+def mlp_forward(
+    tokens: MlpTokens,
+    coefficients: GateTerms,
+    weights: tuple[Tensor, Tensor],
+    momentum: tuple[Tensor, Tensor],
+    chunk: int,
+) -> tuple[Tensor, tuple[Tensor, Tensor], tuple[Tensor, Tensor], tuple[Tensor, ...]]:
+    """y (BH, T, d_v), final (W₁, W₂), final (S₁, S₂), and what the backward keeps: (σ,) when capped."""
+    y, weights_t, momentum_t, scale, _ = _launch_forward(tokens, coefficients, weights, momentum, chunk, False)
+    return y, weights_t, momentum_t, (() if tokens[3] is None else (scale,))
 
 
 def mlp_backward(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
+    tokens: MlpTokens,
     coefficients: GateTerms,
     weights: tuple[Tensor, Tensor],
     momentum: tuple[Tensor, Tensor],
     chunk: int,
     dy: Tensor,
-    d_weights: tuple[Tensor, ...],
-    d_momentum: tuple[Tensor, ...],
-    d_refs: tuple[Tensor, ...],
-) -> tuple[Tensor, Tensor, Tensor, GateTerms, tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """Gradients of (y, final weights, final momenta, refs) → dq, dk, dv, d(coefficients), dW_0, dS_0."""
-    *_, states = mlp_forward(q, k, v, coefficients, weights, momentum, chunk, True, False)
+    d_weights: tuple[Tensor, Tensor],
+    d_momentum: tuple[Tensor, Tensor],
+    scale: Tensor | None = None,
+) -> tuple[tuple[Tensor | None, ...], GateTerms, tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """Gradients of (y, final weights, final momenta) → (dq, dk, dv, None), d(coefficients), dW_0, dS_0, with the
+    forward's step cap σ (``scale``) held constant."""
+    q, k, v, _ = tokens
+    if scale is not None:
+        coefficients = coefficients.scale_writes(scale)
+    *_, states = _launch_forward((q, k, v, None), coefficients, weights, momentum, chunk, True)
     (w1, w2), (s1, s2) = weights, momentum
     bh, length = q.shape[:2]
-    n_chunks = triton.cdiv(length, chunk)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     d_coefficients = GateTerms(*(torch.empty_like(c) for c in coefficients))
     dw1_0, ds1_0, dw2_0, ds2_0 = (torch.empty_like(w) for w in (w1, s1, w2, s2))
@@ -421,7 +458,6 @@ def mlp_backward(
         d_momentum[0],
         d_weights[1],
         d_momentum[1],
-        *d_refs,
         dq,
         dk,
         dv,
@@ -431,10 +467,12 @@ def mlp_backward(
         dw2_0,
         ds2_0,
         length,
-        n_chunks,
+        length // chunk,
         chunk,
         **_shape(q, w1, w2, chunk),
         PRECISION=dot_precision(),
         num_warps=8,
     )
-    return dq, dk, dv, d_coefficients, (dw1_0, dw2_0), (ds1_0, ds2_0)
+    if scale is not None:
+        d_coefficients = d_coefficients.scale_writes(scale)
+    return (dq, dk, dv, None), d_coefficients, (dw1_0, dw2_0), (ds1_0, ds2_0)

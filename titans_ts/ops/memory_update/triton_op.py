@@ -1,104 +1,123 @@
 """The Triton path of the memory update (Eq. 13-18): the same contract and numbers as ``chunked``, fused kernels.
 
-Stages, as flash-linear-attention's chunked gated delta rule: (1) the chunk-local gate scans C, β, g, E of
-Eq. 17-18 (``chunked.chunk_coefficients``, in PyTorch: b×b per chunk, exact for gates equal to 0, and
-differentiable, so θ, η, α get their gradients through autograd); (2) one kernel walks the chunks in order,
-carrying the memory and momentum, with each chunk's intra-chunk terms and outputs; (3) the backward kernel
-recomputes the chunk-start states and walks the chunks in reverse (``triton_linear`` for L_M = 1,
-``triton_mlp`` for L_M = 2).
+Stages, as flash-linear-attention's chunked gated delta rule:
 
-A chunk left open by the previous call (``state.offset`` > 0, fewer than b tokens) is finished by the chunked
-path; the kernels start on a chunk boundary. Memories without kernels (``has_kernels``) take the chunked path.
+1. in PyTorch, differentiable (θ, η, α, k and v get these gradients through autograd): the chunk-local gate scans
+   C, β, g, E of Eq. 17-18 (``coefficients.chunk_coefficients``: b×b per chunk, exact for gates equal to 0) and, at
+   depth 1, the error terms Δ = K_W M_{t'} + K_S S_{t'} − V' of the update rule (``"stable"``:
+   ``coefficients.exact_error_terms`` with θ_t scaled by the per-token cap ``token_write_scale``; ``"minibatch"``:
+   ``minibatch_error_terms``);
+2. one kernel walks the chunks in order, carrying the memory and momentum, with each chunk's intra-chunk terms and
+   outputs (at depth 2 under ``"stable"`` also the step cap σ of ``coefficients.write_scale``, at the chunk-start
+   weights);
+3. the backward kernel recomputes the chunk-start states and walks the chunks in reverse (``triton_linear`` for
+   L_M = 1, ``triton_mlp`` for L_M = 2).
+
+Like every path it runs from a chunk boundary on whole chunks, or on one chunk shorter than b (``memory_update``
+replays and splits off open chunks). Memories without kernels (``has_kernels``) take the chunked path.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from .chunked import _as_chunks, chunk_coefficients, memory_update_chunked
-from .state import MemoryOpState
+from .chunked import as_chunks, chunk_length, memory_update_chunked
+from .coefficients import (
+    ChunkCoefficients,
+    UpdateRule,
+    chunk_coefficients,
+    exact_error_terms,
+    minibatch_error_terms,
+    token_write_scale,
+)
 from .triton_linear import GateTerms, linear_backward, linear_forward
 from .triton_mlp import mlp_backward, mlp_forward
 
 
-def gate_terms(theta: Tensor, eta: Tensor, alpha: Tensor, chunk: int) -> GateTerms:
-    """The gate terms of every chunk of gates (B, H, T) that start on a chunk boundary, flattened to (B·H, N, ...)."""
-    scans = chunk_coefficients(*(_as_chunks(g.float(), chunk).flatten(0, 1) for g in (theta, eta, alpha)))
-    n_chunks = scans.weight_carry.shape[1]
-    last = torch.full((n_chunks,), chunk - 1, device=theta.device)
-    last[-1] = (theta.shape[2] - 1) % chunk  # the last chunk may be partial
-    chunks = torch.arange(n_chunks, device=theta.device)
+def gate_terms(scans: ChunkCoefficients) -> GateTerms:
+    """The kernels' gate terms of the scans of (B, H, N) chunks, flattened to (B·H, N, ...) and contiguous."""
+    scans = ChunkCoefficients(*(x.flatten(0, 1) for x in scans))
     ends = (scans.weight_carry, scans.momentum_into_weights, scans.momentum_carry)
-    return GateTerms(
-        write=scans.write,
-        weight_carry=scans.weight_carry,
-        momentum_into_weights=scans.momentum_into_weights,
-        last_write=scans.write[:, chunks, last],
-        last_momentum_write=scans.momentum_write[:, chunks, last],
-        last_carries=torch.stack([c[:, chunks, last] for c in ends], dim=-1),
+    terms = (
+        scans.write,
+        scans.weight_carry,
+        scans.momentum_into_weights,
+        scans.write[..., -1, :],
+        scans.momentum_write[..., -1, :],
+        torch.stack([c[..., -1] for c in ends], dim=-1),
     )
+    return GateTerms(*(x.contiguous() for x in terms))
 
 
-KERNELS = {1: (linear_forward, linear_backward), 2: (mlp_forward, mlp_backward)}
+def token_inputs(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    theta: Tensor,
+    eta: Tensor,
+    scans: ChunkCoefficients,
+    depth: int,
+    update: UpdateRule,
+) -> tuple[Tensor | None, ...]:
+    """What the kernels read per token besides the gate terms, flattened to (B·H, T, ...) and contiguous.
+
+    Depth 1: (q, k, K_W, K_S, V'), the rule's error terms in float32 (K_S None under ``"minibatch"``), differentiable.
+    Depth 2: (q, k, v, √(θ / (1 − η))), the last the step cap's gate weights in float32, None under ``"minibatch"``;
+    outside the autograd graph, as σ is.
+    """
+    if depth == 1:
+        chunk = scans.write.shape[-1]
+        keys, values = (as_chunks(x.float(), chunk) for x in (k, v))
+        rule = exact_error_terms(keys, values, scans) if update == "stable" else minibatch_error_terms(keys, values)
+        tokens = (q, k, *(None if x is None else x.flatten(2, 3) for x in rule))
+    else:
+        root = (theta.detach().float() / (1 - eta.detach().float())).sqrt() if update == "stable" else None
+        tokens = (q, k, v, root)
+    return tuple(None if x is None else x.flatten(0, 1).contiguous() for x in tokens)
 
 
 class MemoryFunction(torch.autograd.Function):
-    """(q, k, v, W_0, S_0, coefficients) → (y, W_T, S_T, W at the start of the last chunk) on (B·H, ...) tensors.
+    """(per-token inputs, W_0, S_0, gate terms) → (y, W_T, S_T) on (B·H, ...) tensors through one pair of kernels.
 
-    W_0, S_0, W_T, S_T and the refs are tuples of one float32 matrix per layer, passed flat.
+    ``kernels`` = (forward, backward) of ``triton_linear`` or ``triton_mlp``; the per-token inputs (some may be None),
+    W_0, S_0 (one float32 matrix per layer), W_T and S_T are passed flat. The forward's extra outputs (the step cap σ)
+    are kept for the backward and are not differentiated.
     """
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx, q: Tensor, k: Tensor, v: Tensor, chunk: int, depth: int, *tensors: Tensor
+        ctx: FunctionCtx, kernels: tuple[Callable, Callable], chunk: int, n_tokens: int, depth: int, *tensors: Tensor
     ) -> tuple[Tensor, ...]:
-        weights, momentum = tensors[:depth], tensors[depth : 2 * depth]
-        coefficients = GateTerms(*(c.contiguous() for c in tensors[2 * depth :]))
-        y, weights_t, momentum_t, refs, _ = KERNELS[depth][0](q, k, v, coefficients, weights, momentum, chunk)
-        ctx.save_for_backward(q, k, v, *weights, *momentum, *coefficients)
-        ctx.chunk, ctx.depth = chunk, depth
-        return y, *weights_t, *momentum_t, *refs
+        tokens = tensors[:n_tokens]
+        weights, momentum = tensors[n_tokens : n_tokens + depth], tensors[n_tokens + depth : n_tokens + 2 * depth]
+        coefficients = GateTerms(*tensors[n_tokens + 2 * depth :])
+        y, weights_t, momentum_t, kept = kernels[0](tokens, coefficients, weights, momentum, chunk)
+        ctx.save_for_backward(*tokens, *weights, *momentum, *coefficients, *kept)
+        ctx.kernels, ctx.chunk, ctx.n_tokens, ctx.depth = kernels, chunk, n_tokens, depth
+        return y, *weights_t, *momentum_t
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, dy: Tensor | None, *d_states: Tensor | None) -> tuple[Tensor | None, ...]:
-        q, k, v, *tensors = ctx.saved_tensors
-        depth = ctx.depth
-        weights, momentum = tuple(tensors[:depth]), tuple(tensors[depth : 2 * depth])
-        dy = torch.zeros_like(v) if dy is None else dy.contiguous()
-        like = (*weights, *momentum, *weights)
-        d_states = tuple(torch.zeros_like(w) if g is None else g.float().contiguous() for g, w in zip(d_states, like))
-        dq, dk, dv, d_coefficients, d_weights, d_momentum = KERNELS[depth][1](
-            q,
-            k,
-            v,
-            GateTerms(*tensors[2 * depth :]),
-            weights,
-            momentum,
-            ctx.chunk,
-            dy,
-            d_states[:depth],
-            d_states[depth : 2 * depth],
-            d_states[2 * depth :],
+        n_tokens, depth, n_gates = ctx.n_tokens, ctx.depth, len(GateTerms._fields)
+        saved = ctx.saved_tensors
+        tokens, states, rest = saved[:n_tokens], saved[n_tokens : n_tokens + 2 * depth], saved[n_tokens + 2 * depth :]
+        coefficients, kept = GateTerms(*rest[:n_gates]), rest[n_gates:]
+        q, d_v = tokens[0], states[depth - 1].shape[-1]
+        dy = q.new_zeros(*q.shape[:2], d_v) if dy is None else dy.contiguous()
+        d_states = tuple(torch.zeros_like(w) if g is None else g.float().contiguous() for g, w in zip(d_states, states))
+        d_tokens, d_coefficients, d_weights, d_momentum = ctx.kernels[1](
+            tokens, coefficients, states[:depth], states[depth:], ctx.chunk, dy, d_states[:depth], d_states[depth:],
+            *kept,
         )
-        return dq.to(q.dtype), dk.to(k.dtype), dv, None, None, *d_weights, *d_momentum, *d_coefficients
+        return None, None, None, None, *d_tokens, *d_weights, *d_momentum, *d_coefficients
 
 
-def _kernel_update(
-    q: Tensor, k: Tensor, v: Tensor, theta: Tensor, eta: Tensor, alpha: Tensor, state: MemoryOpState, chunk: int
-) -> tuple[Tensor, MemoryOpState]:
-    """The kernels on (B, H, T, d) inputs from a chunk boundary (``state.offset`` = 0)."""
-    batch, heads, length, _ = q.shape
-    depth = len(state.weights)
-    flat = (x.flatten(0, 1).contiguous() for x in (q, k, v))
-    states = (x.float().flatten(0, 1).contiguous() for x in (*state.weights, *state.momentum))
-    y, *out = MemoryFunction.apply(*flat, chunk, depth, *states, *gate_terms(theta, eta, alpha, chunk))
-    out = [x.view(batch, heads, *x.shape[1:]).to(w.dtype) for x, w in zip(out, (*state.weights,) * 3)]
-    weights, momentum, refs = tuple(out[:depth]), tuple(out[depth : 2 * depth]), tuple(out[2 * depth :])
-    offset = length % chunk
-    return y.view(batch, heads, length, -1), MemoryOpState(weights, momentum, refs if offset else weights, offset)
+KERNELS = {1: (linear_forward, linear_backward), 2: (mlp_forward, mlp_backward)}
 
 
 def has_kernels(weights: tuple[Tensor, ...]) -> bool:
@@ -114,22 +133,22 @@ def memory_update_triton(
     theta: Tensor,
     eta: Tensor,
     alpha: Tensor,
-    state: MemoryOpState,
+    weights: tuple[Tensor, ...],
+    momentum: tuple[Tensor, ...],
     chunk_size: int = 16,
-) -> tuple[Tensor, MemoryOpState]:
+    update: UpdateRule = "stable",
+) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
     """Write (k, v) and read q chunk by chunk with the Triton kernels; same contract as ``memory_update_chunked``."""
-    length = q.shape[2]
-    if not has_kernels(state.weights):
-        return memory_update_chunked(q, k, v, theta, eta, alpha, state, chunk_size)
-    head = min(chunk_size - state.offset, length) if state.offset else 0
-    outputs = []
-    if head:
-        gates = (theta, eta, alpha)
-        y_head, state = memory_update_chunked(
-            *(x[:, :, :head] for x in (q, k, v)), *(g[:, :, :head] for g in gates), state, chunk_size
-        )
-        if head == length:
-            return y_head, state
-        outputs.append(y_head)
-    y, state = _kernel_update(*(x[:, :, head:] for x in (q, k, v, theta, eta, alpha)), state, chunk_size)
-    return torch.cat([*outputs, y], dim=2), state
+    batch, heads, length, _ = q.shape
+    if not length or not has_kernels(weights):
+        return memory_update_chunked(q, k, v, theta, eta, alpha, weights, momentum, chunk_size, update)
+    chunk = chunk_length(length, chunk_size)
+    depth = len(weights)
+    if depth == 1 and update == "stable":
+        theta = theta * token_write_scale(k, theta, eta)
+    scans = chunk_coefficients(*(as_chunks(g.float(), chunk) for g in (theta, eta, alpha)))
+    tokens = token_inputs(q, k, v, theta, eta, scans, depth, update)
+    states = (x.float().flatten(0, 1).contiguous() for x in (*weights, *momentum))
+    y, *out = MemoryFunction.apply(KERNELS[depth], chunk, len(tokens), depth, *tokens, *states, *gate_terms(scans))
+    out = [x.view(batch, heads, *x.shape[1:]).to(w.dtype) for x, w in zip(out, (*weights, *momentum))]
+    return y.view(batch, heads, length, -1).to(v.dtype), tuple(out[:depth]), tuple(out[depth:])
