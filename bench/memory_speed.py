@@ -36,7 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing titans-ts
 from titans_ts.memory import NeuralMemory  # noqa: E402
-from titans_ts.ops.memory_update import BACKENDS  # noqa: E402
+from titans_ts.ops.memory_update import BACKENDS, UPDATE_RULES  # noqa: E402
 
 OURS = ("recurrent", "chunked", "triton")
 THEIRS = ("titans-pytorch", "titans-pytorch-per-chunk")
@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--depth", type=int, nargs="+", default=[1, 2],
                    help="memory MLP depths L_M to measure (1 = linear matrix memory)")
     p.add_argument("--expansion", type=int, default=2, help="hidden width of a deep memory, as a multiple of d_head")
+    p.add_argument("--update", choices=UPDATE_RULES, default="stable",
+                   help="our memory's update rule: stable (exact per-token at depth 1, capped chunks at depth 2) or "
+                   "minibatch (the paper's Eq. 16, every gradient of a chunk at its start weights)")
     p.add_argument("--chunk-size", type=int, default=16,
                    help="chunk size b of both layers (ours: gradients at chunk-start weights; "
                    "titans-pytorch: its chunk_size, for storing and retrieving)")
@@ -94,7 +97,7 @@ def build_layer(path: str, args: argparse.Namespace, depth: int) -> nn.Module:
     d_head = args.d_model // args.heads
     if path in OURS:
         return NeuralMemory(args.d_model, args.heads, d_head=d_head, depth=depth, expansion=args.expansion,
-                            chunk_size=args.chunk_size, backend=path)
+                            chunk_size=args.chunk_size, update=args.update, backend=path)
     from titans_pytorch import MemoryMLP
     from titans_pytorch import NeuralMemory as TitansPytorchMemory
 
@@ -236,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(header))
     print(f"command: {command}")
     shapes = (f"B={args.batch}, d_model={args.d_model}, heads={args.heads}, d_head={args.d_model // args.heads}, "
-              f"expansion={args.expansion}, chunk={args.chunk_size}, float32, median of {args.repeats} "
+              f"expansion={args.expansion}, chunk={args.chunk_size}, our update rule {args.update}, float32, "
+              f"median of {args.repeats} "
               f"(warmup {args.warmup})")
     print(shapes)
 

@@ -96,11 +96,23 @@ def main(argv: list[str] | None = None) -> None:
             writer.writeheader()
             writer.writerows(rows)
     if args.markdown:
-        lines = ["| " + " | ".join(FIELDS) + " |", "|" + " --- |" * len(FIELDS)]
-        lines += ["| " + " | ".join("–" if r[f] is None else str(r[f]) for f in FIELDS) + " |" for r in rows]
         with open(args.markdown, "a") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(markdown_table(rows, args.updates) + "\n")
 
+
+def markdown_table(rows: list[dict], updates: list[str]) -> str:
+    """One line per stream and setting, one column per update rule: "diverged at token N", or the largest ‖M‖
+    and the final fit."""
+    settings: dict[tuple, dict[str, str]] = {}
+    for r in rows:
+        key = (r["regime"], r["depth"], r["chunk"], r["theta"], r["eta"])
+        settings.setdefault(key, {})[r["update"]] = (
+            f"diverged at {r['diverged_at']}" if r["diverged_at"] else f"‖M‖ ≤ {r['max_norm']:.2f}, fit {r['fit']:.2f}"
+        )
+    lines = ["| keys | depth | b | θ | η | " + " | ".join(updates) + " |", "|" + " --- |" * (5 + len(updates))]
+    for key, cells in settings.items():
+        lines.append("| " + " | ".join(map(str, key)) + " | " + " | ".join(cells.get(u, "–") for u in updates) + " |")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()

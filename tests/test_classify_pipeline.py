@@ -160,7 +160,8 @@ def test_quick_and_config_presets(tmp_path: Path) -> None:
     config.write_text("quick = true\nlr = 0.01\nepochs = 9\n")
     args = parse(build_parser(), ["classify", "--config", str(config), "--epochs", "1"])
     assert (args.d_model, args.n_layers, args.max_train_batches, args.lr, args.epochs) == (32, 1, 60, 0.01, 1)
-    assert (args.dataset, args.model, args.chunk_size, args.theta_max) == (None, "lmm", 8, 0.02)
+    assert (args.dataset, args.model, args.chunk_size, args.theta_max, args.eta_max) == (None, "lmm", 16, 0.1, 0.9)
+    assert args.memory_update == "stable"
     assert (args.pooling, args.threads) == ("attention", 1)
 
 
