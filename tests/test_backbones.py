@@ -65,6 +65,10 @@ def test_config_errors() -> None:
         TitansConfig(variant="xl")
     with pytest.raises(ValueError, match="multiple of n_heads"):
         TitansConfig(d_model=30, n_heads=4)
+    with pytest.raises(ValueError, match=r"eta_max in \[0, 1\); got 0.1, 1.5"):
+        TitansConfig(eta_max=1.5)
+    with pytest.raises(ValueError, match="memory_update must be one of stable, minibatch; got 'sgd'"):
+        TitansConfig(memory_update="sgd")
     with pytest.raises(ValueError, match="expects \\(batch, time, 16\\)"):
         small("lmm")(torch.randn(2, 16))
 

@@ -82,6 +82,10 @@ def test_bad_arguments() -> None:
         NeuralMemory(16, gates="sometimes")
     with pytest.raises(ValueError, match="must be ≥ 1"):
         NeuralMemory(16, depth=0)
+    with pytest.raises(ValueError, match=r"eta_max in \[0, 1\), got 0.1, 1.0"):
+        NeuralMemory(16, eta_max=1.0)
+    with pytest.raises(ValueError, match="update must be one of stable, minibatch; got 'adam'"):
+        NeuralMemory(16, update="adam")
 
 
 @pytest.mark.parametrize("depth, update", [(1, "stable"), (1, "minibatch"), (2, "stable")])

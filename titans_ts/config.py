@@ -69,6 +69,8 @@ class TitansConfig:
                      "segment_size", "window", "conv_size", "ffn_mult"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1; got {getattr(self, name)}")
+        if not (self.theta_max > 0 and 0 <= self.eta_max < 1):
+            raise ValueError(f"theta_max must be > 0 and eta_max in [0, 1); got {self.theta_max}, {self.eta_max}")
         if self.memory_update not in UPDATE_RULES:
             raise ValueError(f"memory_update must be one of {', '.join(UPDATE_RULES)}; got {self.memory_update!r}")
         if self.n_persistent < 0:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .ops.memory_update import MemoryOpState, UpdateRule, memory_update
+from .ops.memory_update import UPDATE_RULES, MemoryOpState, UpdateRule, memory_update
 from .ops.memory_update.coefficients import token_write_scale, write_scale
 from .ops.memory_update.mlp import mlp_forward
 
@@ -109,6 +109,8 @@ class NeuralMemory(nn.Module):
             raise ValueError(f"gates must be 'token' or 'chunk', got {gates!r}")
         if not (theta_max > 0 and 0 <= eta_max < 1):
             raise ValueError(f"theta_max must be > 0 and eta_max in [0, 1), got {theta_max}, {eta_max}")
+        if update not in UPDATE_RULES:
+            raise ValueError(f"update must be one of {', '.join(UPDATE_RULES)}; got {update!r}")
         self.n_heads, self.d_head = n_heads, d_head or d_model // n_heads
         self.chunk_size, self.conv_size, self.gate_mode = chunk_size, conv_size, gates
         self.theta_max, self.eta_max, self.update = theta_max, eta_max, update
