@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     out.writeheader()
     grid = itertools.product(args.regimes, args.depths, args.updates, args.chunks, args.thetas, args.etas)
     for regime, depth, update, chunk, theta, eta in grid:
-        if regime == "series" and not args.series or update == "minibatch" and chunk == 1 and depth == 1:
-            continue  # no file; b = 1 makes both rules the same recurrence at depth 1
+        if regime == "series" and not args.series:
+            continue
         stream = correlated_stream(regime, args.length, args.batch, depth=depth, theta=theta, eta=eta,
                                    alpha=args.alpha, series_path=args.series)
         began = time.perf_counter()
