@@ -28,7 +28,7 @@ TRACE_TITLES = {
     "series": "series (own units)",
     "surprise": "surprise ‖M(k) − v‖²",
     "grad_norm": "‖∇ℓ‖",
-    "step_scale": "step scale σ (below 1: the update's cap acted)",
+    "step_scale": "step scale σ (< 1: capped)",
     "theta": "θ (learning rate)",
     "eta": "η (momentum)",
     "alpha": "α (forgetting)",
