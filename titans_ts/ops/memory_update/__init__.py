@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .chunked import memory_update_chunked
-from .coefficients import UPDATE_RULES, UpdateRule
+from .coefficients import UPDATE_RULES, UpdateRule, token_write_scale
 from .recurrent import memory_update_recurrent
 from .state import MemoryOpState
 
@@ -70,6 +70,8 @@ def memory_update(
 
     A chunk left open by the previous call is replayed from its start (``state.pending``) and the call's open end
     is run on its own, so every path runs from a chunk boundary and feeding a stream in pieces equals one call.
+    The linear memory's per-token cap (``coefficients.token_write_scale``) is applied to θ here, once for every
+    path; the paths compute the rule's recurrence with the θ they are given.
     """
     if update not in UPDATE_RULES:
         raise ValueError(f"update must be one of {', '.join(UPDATE_RULES)}; got {update!r}")
@@ -81,16 +83,17 @@ def memory_update(
             for before, now in zip((state.pending[0], *state.pending), (q, k, v, theta, eta, alpha))
         )
     weights, momentum = state.chunk_weights, state.chunk_momentum
+    rate = theta * token_write_scale(k, theta, eta) if update == "stable" and len(weights) == 1 else theta
     length = q.shape[2]
     whole = length - length % chunk_size
     outputs, pending = [], ()
     if whole:
-        y, weights, momentum = path(*(x[:, :, :whole] for x in (q, k, v, theta, eta, alpha)),
+        y, weights, momentum = path(*(x[:, :, :whole] for x in (q, k, v, rate, eta, alpha)),
                                     weights, momentum, chunk_size, update)
         outputs.append(y)
     chunk_weights, chunk_momentum = weights, momentum
     if whole < length:
-        y, weights, momentum = path(*(x[:, :, whole:] for x in (q, k, v, theta, eta, alpha)),
+        y, weights, momentum = path(*(x[:, :, whole:] for x in (q, k, v, rate, eta, alpha)),
                                     weights, momentum, chunk_size, update)
         outputs.append(y)
         pending = tuple(x[:, :, whole:] for x in (k, v, theta, eta, alpha))

@@ -26,7 +26,6 @@ from .coefficients import (
     chunk_coefficients,
     exact_error_terms,
     minibatch_error_terms,
-    token_write_scale,
     write_scale,
 )
 from .mlp import activation, activation_grad
@@ -133,8 +132,6 @@ def memory_update_chunked(
     if length == 0:
         return q.new_zeros(*q.shape[:3], v.shape[-1]), weights, momentum
     chunk = chunk_length(length, chunk_size)
-    if len(weights) == 1 and update == "stable":
-        theta = theta * token_write_scale(k, theta, eta)
     q, k, v, theta, eta = (as_chunks(x, chunk) for x in (q, k, v, theta, eta))
     scans = chunk_coefficients(theta, eta, as_chunks(alpha, chunk))
     if len(weights) == 1:

@@ -1,7 +1,7 @@
 """Reference path: the memory update token by token, straight from the paper's equations.
 
 For every token t (Eq. 12-15), with the gradient taken at M_{t−1} (the exact per-token rule: ``"stable"`` at
-depth 1, with θ_t scaled by ``coefficients.token_write_scale``) or at the chunk-start weights M_{t'} (Eq. 16:
+depth 1, whose θ_t ``memory_update`` has already capped) or at the chunk-start weights M_{t'} (Eq. 16:
 ``"minibatch"``, and ``"stable"`` at depth ≥ 2):
 
     u_t = ∇_M ‖M(k_t) − v_t‖²                 at M_{t−1} or M_{t'}
@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .coefficients import UpdateRule, token_write_scale, write_scale
+from .coefficients import UpdateRule, write_scale
 from .mlp import mlp_forward
 
 
@@ -56,8 +56,6 @@ def memory_update_recurrent(
     per_token = update == "stable" and len(weights) == 1
     capped = update == "stable" and len(weights) > 1
     chunk = 1 if per_token else chunk_size
-    if per_token:
-        theta = theta * token_write_scale(k, theta, eta)
     create_graph = torch.is_grad_enabled()
     outputs = []
     for start in range(0, q.shape[2], chunk):

@@ -5,7 +5,7 @@ Stages, as flash-linear-attention's chunked gated delta rule:
 1. in PyTorch, differentiable (θ, η, α, k and v get these gradients through autograd): the chunk-local gate scans
    C, β, g, E of Eq. 17-18 (``coefficients.chunk_coefficients``: b×b per chunk, exact for gates equal to 0) and, at
    depth 1, the error terms Δ = K_W M_{t'} + K_S S_{t'} − V' of the update rule (``"stable"``:
-   ``coefficients.exact_error_terms`` with θ_t scaled by the per-token cap ``token_write_scale``; ``"minibatch"``:
+   ``coefficients.exact_error_terms``, on θ_t already capped by ``memory_update``; ``"minibatch"``:
    ``minibatch_error_terms``);
 2. one kernel walks the chunks in order, carrying the memory and momentum, with each chunk's intra-chunk terms and
    outputs (at depth 2 under ``"stable"`` also the step cap σ of ``coefficients.write_scale``, at the chunk-start
@@ -32,7 +32,6 @@ from .coefficients import (
     chunk_coefficients,
     exact_error_terms,
     minibatch_error_terms,
-    token_write_scale,
 )
 from .triton_linear import GateTerms, linear_backward, linear_forward
 from .triton_mlp import mlp_backward, mlp_forward
@@ -144,8 +143,6 @@ def memory_update_triton(
         return memory_update_chunked(q, k, v, theta, eta, alpha, weights, momentum, chunk_size, update)
     chunk = chunk_length(length, chunk_size)
     depth = len(weights)
-    if depth == 1 and update == "stable":
-        theta = theta * token_write_scale(k, theta, eta)
     scans = chunk_coefficients(*(as_chunks(g.float(), chunk) for g in (theta, eta, alpha)))
     tokens = token_inputs(q, k, v, theta, eta, scans, depth, update)
     states = (x.float().flatten(0, 1).contiguous() for x in (*weights, *momentum))
