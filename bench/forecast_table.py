@@ -26,8 +26,8 @@ import torch
 from sections import machine, parse_table_args, run_table, table_parser
 
 from pipelines.cli import main as titans_ts
-from titans_ts.data import available_datasets
-from titans_ts.paper import TABLE3 as PAPER
+from titans_ts.forecasting.data import available_datasets
+from titans_ts.forecasting.paper import TABLE3 as PAPER
 
 HORIZONS = (96, 192, 336, 720)
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"  # the project root's sibling

@@ -26,8 +26,8 @@ import torch
 from sections import machine, parse_table_args, run_table, table_parser
 
 from genomics.catalog import available_benchmarks
+from genomics.paper import TABLE4 as PAPER
 from pipelines.cli import main as titans_ts
-from titans_ts.paper import TABLE4 as PAPER
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "genomic"  # the project root's sibling
 BEGIN, END = "<!-- genomics_table: begin -->", "<!-- genomics_table: end -->"

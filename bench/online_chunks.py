@@ -2,7 +2,7 @@
 
 Loads the best checkpoint of a `titans-ts forecast` run (the options that trained it again, e.g. from the table's
 config), sets every memory's chunk size (Eq. 16's b) to each value given, and scores the test split frozen and online
-(``titans_ts.online.compare_online``), with the first test window whose online forecast is not finite.
+(``titans_ts.forecasting.online.compare_online``), with the first test window whose online forecast is not finite.
 
     python bench/online_chunks.py --checkpoint /tmp/online/table/ETTh2-lmm/H96/titans/best.ckpt \\
         --chunks 16 8 4 1 -- --dataset ETTh2 --config bench/configs/etth1-h96-tuned.yaml --horizon 96
@@ -18,9 +18,9 @@ import torch
 
 from pipelines.cli import build_parser, parse
 from pipelines.forecast import plan
-from titans_ts.forecasting import TitansForecaster
+from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.forecasting.online import compare_online
 from titans_ts.memory import NeuralMemory
-from titans_ts.online import compare_online
 
 
 def main(argv: list[str] | None = None) -> int:

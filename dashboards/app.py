@@ -21,7 +21,7 @@ import streamlit as st
 
 from dashboards import data
 from titans_ts.memory import TRACE_FIELDS
-from titans_ts.tracking import tracking_uri
+from titans_ts.training.tracking import tracking_uri
 
 T = TypeVar("T")
 TRACE_TITLES = {

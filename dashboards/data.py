@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
-from pipelines.classify import PREDICTIONS
-from pipelines.forecast_artifacts import FORECASTS, TRACE
+from genomics.paper import TABLE4
+from pipelines.artifacts import FORECASTS, PREDICTIONS, TRACE
+from titans_ts.forecasting.paper import TABLE3
 from titans_ts.memory import TRACE_FIELDS
-from titans_ts.paper import TABLE3, TABLE4
 
 MODEL_NAMES = {"titans": "Titans", "dlinear": "DLinear", "titans_online": "Titans (online memory)"}
 """Display names of the models in a forecast run's artifacts."""
@@ -163,7 +163,7 @@ def load_forecasts(run_id: str) -> RunForecasts:
 
 
 def load_trace(run_id: str) -> pd.DataFrame:
-    """The memory trace of forecast run ``run_id`` (``titans_ts.memory_trace.memory_trace`` plus ``date``)."""
+    """The memory trace of forecast run ``run_id`` (``titans_ts.forecasting.trace.memory_trace`` plus ``date``)."""
     return pd.read_parquet(download(run_id, TRACE))
 
 

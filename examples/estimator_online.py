@@ -19,8 +19,8 @@ import pandas as pd
 import polars as pl
 import torch
 
-from titans_ts.data import load_table, resolve_dataset
-from titans_ts.estimator import FORECAST, Forecaster
+from titans_ts.forecasting.data import load_table, resolve_dataset
+from titans_ts.forecasting.estimator import FORECAST, Forecaster
 
 HORIZON, LOOKBACK, DAY = 24, 96, 24
 

@@ -24,8 +24,8 @@ import torch
 from pytorch_forecasting import Baseline, GroupNormalizer, TimeSeriesDataSet
 from pytorch_forecasting.metrics import MAE, QuantileLoss
 
-from titans_ts.data import load_table, resolve_dataset
-from titans_ts.pf_model import TitansPF
+from titans_ts.forecasting.data import load_table, resolve_dataset
+from titans_ts.forecasting.pf_model import TitansPF
 
 matplotlib.use("Agg")
 MODEL = {"variant": "mag", "d_model": 32, "n_layers": 1, "n_heads": 4, "chunk_size": 8, "hidden_size": 32}

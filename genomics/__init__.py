@@ -6,7 +6,7 @@
 - ``TitansClassifier`` and ``GenomicBenchmarksCNN``: (tokens, mask) → class logits; ``StrandAveraged`` wraps either,
   ``TokenProbabilities`` serves either as tokens → class probabilities.
 
-Bad input raises ``titans_ts.data.DataError`` with a one-line message naming the file and line.
+Bad input raises ``titans_ts.forecasting.data.DataError`` with a one-line message naming the file and line.
 """
 
 from genomics.baseline import GenomicBenchmarksCNN

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from titans_ts.data.catalog import DEFAULT_DATA_DIR
-from titans_ts.data.errors import DataError
+from titans_ts.data_dir import default_data_dir
+from titans_ts.errors import DataError
 
 DEMO_DIR = Path(__file__).parent / "data" / "demo"
 SPLIT_FILES = ("train.csv.gz", "test.csv.gz")
-DEFAULT_GENOMIC_DIR = DEFAULT_DATA_DIR / "genomic"  # relative to the working directory, like the forecasting data
+
+
+def default_genomic_dir() -> Path:
+    """The ``genomic`` folder of ``default_data_dir()``."""
+    return default_data_dir() / "genomic"
 
 
 def available_benchmarks(data_dir: str | Path | None = None) -> dict[str, Path]:
     """Data set name -> folder holding ``train.csv.gz`` and ``test.csv.gz``: "demo" (bundled), then every such folder
-    in ``data_dir`` (default ``../shared/data/genomic``), e.g. ``human_nontata_promoters``."""
+    in ``data_dir`` (default ``default_genomic_dir()``), e.g. ``human_nontata_promoters``."""
     found = {"demo": DEMO_DIR}
-    root = Path(data_dir) if data_dir is not None else DEFAULT_GENOMIC_DIR
+    root = Path(data_dir) if data_dir is not None else default_genomic_dir()
     if root.is_dir():
         found.update({p.name: p for p in sorted(root.iterdir()) if all((p / f).is_file() for f in SPLIT_FILES)})
     return found
@@ -28,7 +32,7 @@ def resolve_benchmark(name: str, data_dir: str | Path | None = None) -> Path:
     by_lower = {key.lower(): path for key, path in found.items()}
     if name.lower() in by_lower:
         return by_lower[name.lower()]
-    root = Path(data_dir) if data_dir is not None else DEFAULT_GENOMIC_DIR
+    root = Path(data_dir) if data_dir is not None else default_genomic_dir()
     raise DataError(
         f"unknown genomic data set {name!r}; available: {', '.join(sorted(found))} (bundled and {root.resolve()}); "
         "pass a file with --data"

@@ -17,7 +17,7 @@ from torch.utils.data import TensorDataset
 
 from genomics.readers import SequenceSet
 from genomics.tokens import NucleotideTokenizer
-from titans_ts.data.errors import DataError
+from titans_ts.errors import DataError
 
 SPLITS = ("train", "val", "test")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from genomics.alphabet import describe_invalid, invalid_characters
-from titans_ts.data.errors import DataError
+from titans_ts.errors import DataError
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")

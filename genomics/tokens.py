@@ -18,7 +18,7 @@ from torch import Tensor
 
 from genomics.alphabet import AMBIGUOUS, BASES, count_ambiguous, describe_invalid, invalid_characters
 from genomics.alphabet import reverse_complement as reverse_complement_text
-from titans_ts.data.errors import DataError
+from titans_ts.errors import DataError
 
 PAD = 0
 _INVALID = 255

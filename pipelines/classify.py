@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from genomics.baseline import MIN_LENGTH
-from genomics.catalog import DEFAULT_GENOMIC_DIR, resolve_benchmark
+from genomics.catalog import default_genomic_dir, resolve_benchmark
 from genomics.dataset import ClassificationData, prepare_classification, split_test
 from genomics.model import POOLINGS
 from genomics.readers import FASTA_SUFFIXES, TABLE_SUFFIXES, read_benchmark, read_sequences
 from genomics.strands import StrandAveraged
 from genomics.tokens import NucleotideTokenizer
+from pipelines.artifacts import PREDICTIONS
 from pipelines.options import (
     add_backbone_arguments,
     add_run_arguments,
@@ -41,20 +42,19 @@ from pipelines.options import (
     train_settings,
 )
 from titans_ts.config import TitansConfig
-from titans_ts.data import DataError
-from titans_ts.train_settings import TrainSettings
+from titans_ts.errors import DataError
+from titans_ts.training.settings import TrainSettings
 
 if TYPE_CHECKING:
     import lightning as L
 
-    from titans_ts.training import FitResult
+    from titans_ts.training.fit import FitResult
 
 PROG = "titans-ts classify"
 DEFAULT_DATASET = "demo"
 RUNS_ROOT = Path("runs") / "classify"
 MONITOR = "val_accuracy"  # early stopping, the tested checkpoint and ``tune classify`` maximise it
 SCORES = ("accuracy", "f1", "mcc", "auroc")
-PREDICTIONS = "test_predictions.parquet"
 # The memory alone (Table 4 of the paper reports it for DNA), with the memory defaults that forecasting uses.
 BACKBONE = {"model": "lmm"}
 # --quick: a small model and few epochs on the bundled demo set; config file and flags still override it.
@@ -103,7 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of the training sequences held out for validation, stratified (default: %(default)s)",
     )
     data.add_argument(
-        "--data-dir", metavar="DIR", help=f"folder of Genomic Benchmarks data sets (default: {DEFAULT_GENOMIC_DIR})"
+        "--data-dir", metavar="DIR", help=f"folder of Genomic Benchmarks data sets (default: "
+        f"{default_genomic_dir()}, from $TITANS_TS_DATA)"
     )
     data.add_argument("--labels", metavar="PATH", help="FASTA only: a CSV/TSV of record id and label")
     data.add_argument(
@@ -235,7 +236,7 @@ def fit_classifier(
     """Train ``model`` on the job's train split (reverse-complement augmented with --rc-augment), keep the checkpoint
     of the best validation accuracy (``score``), and predict the test split's class probabilities with it."""
     from genomics.task import ClassificationTask
-    from titans_ts.training import fit_and_predict
+    from titans_ts.training.fit import fit_and_predict
 
     complement = job.data.tokenizer.complement if job.options["rc_augment"] else None
     task = ClassificationTask(job.classifier(model), settings.lr, complement)
@@ -251,12 +252,12 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    from dashboards.confusion import plot_confusion
     from genomics.baseline import GenomicBenchmarksCNN
     from genomics.metrics import classification_metrics
     from genomics.model import TitansClassifier, TokenProbabilities
+    from pipelines.figures import plot_confusion
     from pipelines.tracking import start_job_run
-    from titans_ts.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
+    from titans_ts.training.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
 
     result_file = job.directory / "result.json"
     if args.resume and result_file.is_file():
@@ -329,7 +330,7 @@ def run_classify(args: argparse.Namespace) -> int:
     job = plan_or_report(PROG, plan, args)
     if job is None:
         return 2
-    from titans_ts.training import NonFiniteLoss  # here: bad input is reported before Lightning loads
+    from titans_ts.training.fit import NonFiniteLoss  # here: bad input is reported before Lightning loads
 
     try:
         r = run_job(job, args)

@@ -7,13 +7,12 @@ It serves http://127.0.0.1:<port> (this machine only) until Ctrl-C; open that ad
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
-import dashboards
-
-APP = Path(dashboards.__file__).resolve().parent / "app.py"
+APP = Path(importlib.util.find_spec("dashboards").origin).resolve().parent / "app.py"  # launched, never imported
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> list[str]:
     """The ``streamlit run`` command line of ``args``."""
-    from titans_ts.tracking import tracking_uri
+    from titans_ts.training.tracking import tracking_uri
 
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),

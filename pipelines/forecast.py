@@ -7,7 +7,8 @@ data, as the protocol reports them, and in the data's own units). Each horizon i
 "forecast/<dataset>", holding every option as a parameter, per-epoch losses of both models, the test metrics, a
 forecast-vs-actual figure, the options as config.yaml, the Titans model, and what the dashboards read
 (``pipelines.forecast_artifacts``: test forecasts, the memory's surprise over the test split). With --online the test
-split is also read as one stream whose memories keep learning (``titans_ts.online``), scored beside the frozen model.
+split is also read as one stream whose memories keep learning
+(``titans_ts.forecasting.online``), scored beside the frozen model.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from pipelines.options import (
     run_directory,
     train_settings,
 )
-from titans_ts.data import NAN_POLICIES, ForecastData, load_table, prepare_forecast, resolve_dataset
-from titans_ts.forecasting import ForecasterConfig
-from titans_ts.train_settings import LOSSES, LR_SCHEDULES, TrainSettings
+from titans_ts.data_dir import default_data_dir
+from titans_ts.forecasting.data import NAN_POLICIES, ForecastData, load_table, prepare_forecast, resolve_dataset
+from titans_ts.forecasting.model import ForecasterConfig
+from titans_ts.training.settings import LOSSES, LR_SCHEDULES, TrainSettings
 
 PROG = "titans-ts forecast"
 HORIZONS = (96, 192, 336, 720)
@@ -78,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a benchmark by name: ETTh1 is bundled, others are read from --data-dir (default: {DEFAULT_DATASET})",
     )
     data.add_argument(
-        "--data-dir", metavar="DIR", help="folder of benchmark files for --dataset (default: ../shared/data)"
+        "--data-dir", metavar="DIR", help=f"folder of benchmark files for --dataset (default: "
+        f"{default_data_dir()}, from $TITANS_TS_DATA)"
     )
     data.add_argument(
         "--date-col",
@@ -249,13 +252,14 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     import lightning as L
     import mlflow
 
-    from pipelines.forecast_artifacts import FORECASTS, TRACE, write_forecasts, write_trace
+    from pipelines.artifacts import FORECASTS, TRACE
+    from pipelines.forecast_artifacts import write_forecasts, write_trace
     from pipelines.tracking import start_job_run
-    from titans_ts.baselines import DLinear
-    from titans_ts.forecast_task import fit_forecaster
-    from titans_ts.forecasting import TitansForecaster
-    from titans_ts.online import compare_online
-    from titans_ts.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
+    from titans_ts.forecasting.baselines import DLinear
+    from titans_ts.forecasting.model import TitansForecaster
+    from titans_ts.forecasting.online import compare_online
+    from titans_ts.forecasting.task import fit_forecaster
+    from titans_ts.training.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
 
     result_file = job.directory / "result.json"
     if args.resume and result_file.is_file():
@@ -357,7 +361,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
 
 def forecast_figure(job: Job, titans: np.ndarray, dlinear: np.ndarray) -> Any:
     """Three test windows (first, middle, last) of up to three forecast channels (the target first), own units."""
-    from dashboards.forecasts import plot_forecasts
+    from pipelines.figures import plot_forecasts
 
     data = job.data
     test = data.windows("test")
@@ -381,7 +385,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     jobs = plan_or_report(PROG, plan, args)
     if jobs is None:
         return 2
-    from titans_ts.training import NonFiniteLoss  # here: bad input is reported before Lightning loads
+    from titans_ts.training.fit import NonFiniteLoss  # here: bad input is reported before Lightning loads
 
     results = []
     for job in jobs:

@@ -1,12 +1,4 @@
-"""What a forecast run logs for the dashboards besides its figure: the test forecasts and the memory's surprise.
-
-``test_forecasts.npz`` (own units unless said): ``channels`` (C_out names), ``dates`` (ISO text, one per test row),
-``series`` (test rows × C_out), ``lookback``, ``horizon``, ``windows`` (indices of up to ``MAX_WINDOWS`` evenly spread
-test windows; window i reads rows i … i+L−1 and forecasts rows i+L … i+L+H−1), ``forecast/<model>`` (windows × H ×
-C_out) and ``window_mse/<model>`` (every test window × C_out, MSE on the scaled data) for each model.
-
-``memory_trace.parquet``: ``titans_ts.memory_trace.memory_trace`` of the test split, with the ``date`` of each row.
-"""
+"""Write what a forecast run logs for the dashboards besides its figure (formats in ``pipelines.artifacts``)."""
 
 from __future__ import annotations
 
@@ -17,12 +9,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from titans_ts.data import ForecastData
-from titans_ts.forecasting import TitansForecaster
-from titans_ts.memory_trace import memory_trace
+from titans_ts.forecasting.data import ForecastData
+from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.forecasting.trace import memory_trace
 
-FORECASTS = "test_forecasts.npz"
-TRACE = "memory_trace.parquet"
 MAX_WINDOWS = 100
 
 

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from pipelines.config_file import config_tokens, read_config
 from titans_ts.config import VARIANTS, TitansConfig
-from titans_ts.data import DataError
+from titans_ts.errors import DataError
 from titans_ts.ops.memory_update import UPDATE_RULES
-from titans_ts.train_settings import DEVICES, TrainSettings
+from titans_ts.training.settings import DEVICES, TrainSettings
 
 Plan = TypeVar("Plan")
 

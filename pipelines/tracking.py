@@ -9,7 +9,7 @@ from typing import Any
 import mlflow
 
 from pipelines.options import RUN_ONLY
-from titans_ts.tracking import flat_params, git_commit
+from titans_ts.training.tracking import flat_params, git_commit
 
 
 def start_job_run(

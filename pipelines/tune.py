@@ -29,12 +29,12 @@ from pipelines import classify, forecast
 from pipelines.config_file import read_config
 from pipelines.options import RUN_ONLY
 from pipelines.search_space import CLASSIFY_SPACE, FORECAST_SPACE, merge_space, suggest
-from titans_ts.data import DataError
+from titans_ts.errors import DataError
 
 if TYPE_CHECKING:
     import lightning as L
 
-    from titans_ts.training import FitResult
+    from titans_ts.training.fit import FitResult
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 TUNE_ONLY = (
@@ -65,8 +65,8 @@ class TrialJob:
 
 def forecast_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
     """The first --horizon of ``titans-ts forecast`` with ``args``, scored by its best validation MSE."""
-    from titans_ts.forecast_task import fit_forecaster
-    from titans_ts.forecasting import TitansForecaster
+    from titans_ts.forecasting.model import TitansForecaster
+    from titans_ts.forecasting.task import fit_forecaster
 
     job = forecast.plan(args, options)[0]
     return TrialJob(
@@ -236,7 +236,7 @@ def objective(args: argparse.Namespace, space: dict[str, Any], options: dict[str
     import optuna
     from optuna_integration import PyTorchLightningPruningCallback
 
-    from titans_ts.tracking import EpochMetrics, flat_params
+    from titans_ts.training.tracking import EpochMetrics, flat_params
 
     metric = PIPELINES[args.pipeline].metric
 
@@ -279,7 +279,7 @@ def summarise(
     import optuna
     from optuna.visualization import matplotlib as plots
 
-    from titans_ts.tracking import flat_params
+    from titans_ts.training.tracking import flat_params
 
     states = [t.state for t in study.trials]
     counts = {state.name.lower(): states.count(state) for state in optuna.trial.TrialState}
@@ -382,7 +382,7 @@ def run_tune(args: argparse.Namespace) -> int:
     import mlflow
     import optuna
 
-    from titans_ts.tracking import tracking_uri
+    from titans_ts.training.tracking import tracking_uri
 
     tunable = PIPELINES[args.pipeline]
     study_name = args.study_name or job.study

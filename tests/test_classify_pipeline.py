@@ -23,7 +23,7 @@ from genomics.tokens import NucleotideTokenizer
 from pipelines import classify
 from pipelines.classify import PREDICTIONS
 from pipelines.cli import build_parser, main, parse
-from titans_ts.tracking import file_sha256
+from titans_ts.training.tracking import file_sha256
 
 TINY = {
     "model": "lmm", "d_model": 16, "n_layers": 1, "n_heads": 2, "memory_depth": 1, "chunk_size": 4,

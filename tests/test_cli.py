@@ -54,7 +54,7 @@ def test_console_script_runs() -> None:
 
 def test_python_dash_m() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "titans_ts", "info"], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "pipelines", "info"], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
     assert "titans-ts:" in result.stdout

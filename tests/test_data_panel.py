@@ -1,4 +1,4 @@
-"""Long-format panels (titans_ts.data.panel): pandas and polars alike, and one-line errors for bad frames."""
+"""Long-format panels (titans_ts.forecasting.data.panel): pandas and polars alike, one-line errors for bad frames."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from titans_ts.data import DataError
-from titans_ts.data.panel import next_dates, read_panel
+from titans_ts.forecasting.data import DataError
+from titans_ts.forecasting.data.panel import next_dates, read_panel
 
 
 def frame(rows: int = 6) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from titans_ts.data import (
+from titans_ts.forecasting.data import (
     DataError,
     ForecastData,
     SeriesTable,

@@ -12,8 +12,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from titans_ts.data import DataError, SeriesTable, available_datasets, load_table, resolve_dataset
-from titans_ts.data.catalog import BUNDLED_DIR
+from titans_ts.forecasting.data import DataError, SeriesTable, available_datasets, load_table, resolve_dataset
+from titans_ts.forecasting.data.catalog import BUNDLED_DIR
 
 ETTH1_SHA256 = "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"
 

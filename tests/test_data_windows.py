@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from titans_ts.data import DataError, WindowDataset, load_table, prepare_forecast, resolve_dataset
+from titans_ts.forecasting.data import DataError, WindowDataset, load_table, prepare_forecast, resolve_dataset
 
 
 def test_window_contents_and_count() -> None:

@@ -1,4 +1,4 @@
-"""The estimator API (titans_ts.estimator.Forecaster) on long-format pandas and polars frames."""
+"""The estimator API (titans_ts.forecasting.estimator.Forecaster) on long-format pandas and polars frames."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 import torch
 
-from titans_ts.data import DataError
-from titans_ts.estimator import FORECAST, Forecaster
-from titans_ts.online import online_forecast
+from titans_ts.forecasting.data import DataError
+from titans_ts.forecasting.estimator import FORECAST, Forecaster
+from titans_ts.forecasting.online import online_forecast
 
 HORIZON, LOOKBACK, ROWS = 6, 24, 100
 TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "chunk_size": 4, "segment_size": 8, "window": 8}

@@ -20,8 +20,8 @@ from pipeline_runs import crash_in_second_epoch, finished_run, write_series
 
 from pipelines.cli import main
 from pipelines.forecast_artifacts import FORECASTS, TRACE
-from titans_ts.forecast_task import ForecastTask
-from titans_ts.tracking import file_sha256
+from titans_ts.forecasting.task import ForecastTask
+from titans_ts.training.tracking import file_sha256
 
 TINY = [
     "--d-model", "8", "--n-layers", "1", "--n-heads", "2", "--chunk-size", "4", "--segment-size", "8",

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from titans_ts import TitansConfig
-from titans_ts.baselines import DLinear
 from titans_ts.config import VARIANTS
-from titans_ts.forecasting import ForecasterConfig, RevIN, TitansForecaster
+from titans_ts.forecasting.baselines import DLinear
+from titans_ts.forecasting.model import ForecasterConfig, RevIN, TitansForecaster
 
 TINY = {"d_model": 8, "n_layers": 1, "n_heads": 2, "chunk_size": 4, "segment_size": 8, "window": 8}
 

@@ -13,7 +13,7 @@ from genomics.dataset import prepare_classification
 from genomics.make_demo import DEMO, demo_csv, planted_motif
 from genomics.readers import SequenceSet, read_benchmark, read_fasta, read_sequences, read_table
 from genomics.tokens import NucleotideTokenizer
-from titans_ts.data.errors import DataError
+from titans_ts.errors import DataError
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,7 +11,7 @@ import torch
 from genomics.alphabet import reverse_complement
 from genomics.strands import StrandAveraged, random_reverse_complement
 from genomics.tokens import PAD, NucleotideTokenizer, reverse_complement_tokens
-from titans_ts.data.errors import DataError
+from titans_ts.errors import DataError
 
 
 def random_dna(n: int, seed: int) -> str:

@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from dashboards.confusion import plot_confusion
 from genomics.baseline import GenomicBenchmarksCNN
 from genomics.dataset import prepare_classification
 from genomics.make_demo import planted_motif
@@ -19,6 +18,7 @@ from genomics.metrics import classification_metrics
 from genomics.readers import SequenceSet
 from genomics.task import ClassificationTask
 from genomics.tokens import NucleotideTokenizer
+from pipelines.figures import plot_confusion
 
 
 def test_metrics_binary_and_multiclass() -> None:

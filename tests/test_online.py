@@ -1,4 +1,4 @@
-"""Online forecasting (titans_ts.online): memory carried from block to block, exact under any split of the stream."""
+"""Online forecasting (titans_ts.forecasting.online): memory carried block to block, exact under any split."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ import torch
 
 from titans_ts import TitansConfig
 from titans_ts.config import VARIANTS
-from titans_ts.data import SeriesTable, prepare_forecast
-from titans_ts.forecasting import ForecasterConfig, TitansForecaster
-from titans_ts.online import MemoryStream, OnlineComparison, compare_online, online_forecast, window_forecasts
+from titans_ts.forecasting.data import SeriesTable, prepare_forecast
+from titans_ts.forecasting.model import ForecasterConfig, TitansForecaster
+from titans_ts.forecasting.online import (
+    MemoryStream,
+    OnlineComparison,
+    compare_online,
+    online_forecast,
+    window_forecasts,
+)
 
 LOOKBACK, HORIZON = 16, 4
 

@@ -11,7 +11,7 @@ import torch
 from pytorch_forecasting import GroupNormalizer, TimeSeriesDataSet
 from pytorch_forecasting.metrics import MAE, QuantileLoss
 
-from titans_ts.pf_model import TitansPF
+from titans_ts.forecasting.pf_model import TitansPF
 
 matplotlib.use("Agg")
 ENCODER, PREDICTION = 24, 6

@@ -16,8 +16,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from .backbones import Titans
-from .config import TitansConfig
+from titans_ts.backbones import Titans
+from titans_ts.config import TitansConfig
 
 ChannelMode = Literal["independent", "mixed"]
 

@@ -32,10 +32,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .data import ForecastData
-from .forecasting import TitansForecaster
-from .memory import MemoryState, NeuralMemory
-from .ops.memory_update import MemoryOpState
+from titans_ts.forecasting.data import ForecastData
+from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.memory import MemoryState, NeuralMemory
+from titans_ts.ops.memory_update import MemoryOpState
 
 LayerMemory = tuple[tuple[Tensor, ...], tuple[Tensor, ...]]
 """One memory's weights M and momentum S, each a tuple over its MLP layers of (batch, heads, d_in, d_out) tensors."""

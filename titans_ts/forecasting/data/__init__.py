@@ -1,11 +1,11 @@
 """Forecasting data: read a dated CSV/Parquet table, split and scale it by the long-term-forecasting protocol,
 and serve sliding windows."""
 
-from titans_ts.data.catalog import available_datasets, resolve_dataset
-from titans_ts.data.errors import DataError
-from titans_ts.data.splits import ForecastData, min_rows, prepare_forecast, split_borders, split_kind
-from titans_ts.data.table import NAN_POLICIES, SeriesTable, load_table
-from titans_ts.data.windows import WindowDataset
+from titans_ts.errors import DataError
+from titans_ts.forecasting.data.catalog import available_datasets, resolve_dataset
+from titans_ts.forecasting.data.splits import ForecastData, min_rows, prepare_forecast, split_borders, split_kind
+from titans_ts.forecasting.data.table import NAN_POLICIES, SeriesTable, load_table
+from titans_ts.forecasting.data.windows import WindowDataset
 
 __all__ = [
     "NAN_POLICIES",

@@ -1,6 +1,6 @@
 """The memory's surprise over a series: a trained ``TitansForecaster`` reads the rows as the online stream does
-(``titans_ts.online``: blocks of L rows, every memory carried from block to block) and every write of every memory is
-recorded with ``NeuralMemory.trace``: its surprise ‖M_{t'}(k_t) − v_t‖², the gradient norm, and the gates θ, η, α.
+(``titans_ts.forecasting.online``: blocks of L rows, every memory carried from block to block) and every write of every
+memory is recorded: its surprise ‖M_{t'}(k_t) − v_t‖², the gradient norm, and the gates θ, η, α.
 
 A token is a patch of rows; it is placed at the row where its patch ends (the first patch of a block is padded at the
 start, so it ends at row ``patch_len − 1 − pad`` of the block). Persistent tokens are written too but belong to no
@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .forecasting import TitansForecaster
-from .memory import TRACE_FIELDS, NeuralMemory
-from .online import forecast_window
+from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.forecasting.online import forecast_window
+from titans_ts.memory import TRACE_FIELDS, NeuralMemory
 
 
 def _record(traces: list[Tensor], memory: NeuralMemory, module: nn.Module, args: Any, output: Any) -> None:

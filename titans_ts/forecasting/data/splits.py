@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from titans_ts.data.errors import DataError, require_positive
-from titans_ts.data.table import SeriesTable
-from titans_ts.data.windows import WindowDataset
+from titans_ts.errors import DataError, require_positive
+from titans_ts.forecasting.data.table import SeriesTable
+from titans_ts.forecasting.data.windows import WindowDataset
 
 KINDS = ("ett_hour", "ett_minute", "custom")
 FEATURES = ("M", "S", "MS")

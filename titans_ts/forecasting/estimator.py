@@ -1,8 +1,8 @@
 """``Forecaster``: Titans with the fit/predict interface of Nixtla's neuralforecast, on long-format pandas or polars
 frames (``unique_id, ds, y`` and exogenous columns), and online forecasting that keeps memorising new observations.
 
-Named ``Forecaster`` because ``TitansForecaster`` is already the ``nn.Module`` it trains (``titans_ts.forecasting``),
-which a user may want beside it.
+Named ``Forecaster`` because ``TitansForecaster`` is already the ``nn.Module`` it trains
+(``titans_ts.forecasting.model``), which a user may want beside it.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import torch
 from torch.utils.data import ConcatDataset
 
 from titans_ts.config import TitansConfig
-from titans_ts.data.errors import DataError
-from titans_ts.data.panel import Panel, make_frame, next_dates, read_panel, stamp_text
-from titans_ts.data.windows import WindowDataset
-from titans_ts.forecasting import ForecasterConfig, TitansForecaster
-from titans_ts.online import MemoryStream, forecast_window
-from titans_ts.train_settings import TrainSettings
+from titans_ts.errors import DataError
+from titans_ts.forecasting.data.panel import Panel, make_frame, next_dates, read_panel, stamp_text
+from titans_ts.forecasting.data.windows import WindowDataset
+from titans_ts.forecasting.model import ForecasterConfig, TitansForecaster
+from titans_ts.forecasting.online import MemoryStream, forecast_window
+from titans_ts.training.settings import TrainSettings
 
 FORECAST = "Titans"  # the name of the forecast column, as neuralforecast names it after the model
 _FORMAT = "titans-ts Forecaster 1"
@@ -105,8 +105,8 @@ class Forecaster:
     def _fit(self, panel: Panel, source: str) -> None:
         import lightning as L
 
-        from titans_ts.forecast_task import ForecastTask
-        from titans_ts.training import fit_and_predict
+        from titans_ts.forecasting.task import ForecastTask
+        from titans_ts.training.fit import fit_and_predict
 
         need = self.lookback + self.horizon + self.val_size
         for uid in panel.ids:
@@ -163,7 +163,7 @@ class Forecaster:
             return
         import mlflow
 
-        from titans_ts.tracking import EpochMetrics, flat_params, git_commit, tracking_uri
+        from titans_ts.training.tracking import EpochMetrics, flat_params, git_commit, tracking_uri
 
         mlflow.set_tracking_uri(tracking_uri(self.tracking_uri))
         mlflow.set_experiment(self.experiment)
@@ -172,7 +172,7 @@ class Forecaster:
             facts = {"columns": panel.columns, "freq": panel.freq, "series": len(panel.ids)}
             model_params = {f"forecaster.{key}": value for key, value in config.to_dict().items()}
             mlflow.log_params(flat_params({**self.params, **asdict(self.settings), **model_params, **facts}))
-            mlflow.set_tags({"git_commit": git_commit(), "api": "titans_ts.estimator.Forecaster"})
+            mlflow.set_tags({"git_commit": git_commit(), "api": "titans_ts.forecasting.estimator.Forecaster"})
             yield [EpochMetrics(self.run_id)]
 
     def _log_result(self, epochs: int, seconds: float) -> None:
@@ -218,7 +218,7 @@ class Forecaster:
         """Online forecasting: feed newly observed rows (the same columns as ``fit``; each series continuing right
         after its last timestamp) through the memories, without changing any trained weight.
 
-        Each fitted series is a ``titans_ts.online.MemoryStream`` that starts with the last ``lookback`` rows given to
+        Each fitted series is a ``forecasting.online.MemoryStream`` that starts with the last ``lookback`` rows given to
         ``fit``: rows are cut into blocks of ``lookback`` from there, every block with ``lookback`` rows or more after
         it is read into the memories (weights and momentum carried from block to block, everything else as in
         training), and ``predict()`` forecasts from the last ``lookback`` rows with the memories reached. Right after

@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
-from titans_ts.train_settings import TrainSettings
+from titans_ts.training.settings import TrainSettings
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from titans_ts.data.errors import DataError
+from titans_ts.errors import DataError
 
 NAN_POLICIES = ("error", "ffill", "interpolate")
 DATE_NAMES = ("date", "datetime", "time", "timestamp", "ds")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from titans_ts.data.errors import DataError, require_positive
+from titans_ts.errors import DataError, require_positive
 
 
 class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):

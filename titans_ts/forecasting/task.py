@@ -1,5 +1,5 @@
 """``ForecastTask``: a forecaster trained with Lightning on (x, y) windows, and ``fit_forecaster``, which runs it
-through the one fit of ``titans_ts.training`` (best checkpoint on validation MSE)."""
+through the one fit of ``titans_ts.training.fit`` (best checkpoint on validation MSE)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from titans_ts.data import ForecastData
-from titans_ts.train_settings import TrainSettings
-from titans_ts.training import FitResult, fit_and_predict
+from titans_ts.forecasting.data import ForecastData
+from titans_ts.training.fit import FitResult, fit_and_predict
+from titans_ts.training.settings import TrainSettings
 
 LOSS_FUNCTIONS = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.smooth_l1_loss}
 

@@ -12,8 +12,8 @@ import pandas as pd
 import polars as pl
 from pandas.tseries.frequencies import to_offset
 
-from titans_ts.data.errors import DataError
-from titans_ts.data.table import _parse_dates, _to_float
+from titans_ts.errors import DataError
+from titans_ts.forecasting.data.table import _parse_dates, _to_float
 
 ID, DS, Y = "unique_id", "ds", "y"
 FrameKind = Literal["pandas", "polars"]

@@ -1,4 +1,4 @@
-"""Forecast-vs-actual figure: a few windows (rows) by a few channels (columns), in the data's own units."""
+"""The figures a pipeline run logs to MLflow: forecasts against actual values, classifiers' confusion matrices."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay
 
 
 def plot_forecasts(
@@ -33,6 +34,24 @@ def plot_forecasts(
             ax.axvline(0, color="0.8", lw=0.8)
             ax.set_title(f"window {window}, {channel}", fontsize=9)
     axes[0, 0].legend(fontsize=8, loc="best")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_confusion(
+    labels: np.ndarray, predicted: Mapping[str, np.ndarray], classes: Sequence[str], title: str = ""
+) -> Figure:
+    """One panel per named prediction (N,) of integer class indices against the true ``labels`` (N,): rows are the
+    true class, columns the predicted one, cells the counts; ``classes`` names the indices 0…C−1."""
+    side = 1.2 * len(classes) + 2.5
+    figure = Figure(figsize=(side * len(predicted), side + 0.5), layout="constrained")
+    axes = figure.subplots(1, len(predicted), squeeze=False)[0]
+    for ax, (name, values) in zip(axes, predicted.items()):
+        ConfusionMatrixDisplay.from_predictions(
+            labels, values, labels=np.arange(len(classes)), display_labels=list(classes), ax=ax, colorbar=False
+        )
+        ax.set_title(name)
     if title:
         figure.suptitle(title)
     return figure

@@ -1,7 +1,0 @@
-"""Allow ``python -m titans_ts`` as an alias of the ``titans-ts`` command."""
-
-import sys
-
-from pipelines.cli import main
-
-sys.exit(main())
