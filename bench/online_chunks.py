@@ -18,7 +18,7 @@ import torch
 
 from pipelines.cli import build_parser, parse
 from pipelines.forecast import plan
-from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.forecasting.model import TitansForecastNet
 from titans_ts.forecasting.online import compare_online
 from titans_ts.memory import NeuralMemory
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         options = parse(build_parser(), ["forecast", *argv[at + 1 :], "--run-dir", scratch])
         job = plan(options, {})[0]
-    model = TitansForecaster(job.forecaster)
+    model = TitansForecastNet(job.forecaster)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["state_dict"]
     model.load_state_dict({key.removeprefix("model."): value for key, value in state.items()})
     print(f"{job.dataset} H{job.data.horizon}, trained chunk size {job.forecaster.backbone.chunk_size}")

@@ -3,7 +3,7 @@
 - ``read_sequences`` / ``read_benchmark`` / ``resolve_benchmark``: FASTA, CSV/TSV and Genomic Benchmarks folders;
 - ``prepare_classification``: classes, length policy, stratified validation split, encoded tensors;
 - ``NucleotideTokenizer``: bases or k-mers to ids, padding masks, reverse complement;
-- ``TitansClassifier`` and ``GenomicBenchmarksCNN``: (tokens, mask) → class logits; ``StrandAveraged`` wraps either,
+- ``TitansClassifierNet`` and ``GenomicBenchmarksCNN``: (tokens, mask) → class logits; ``StrandAveraged`` wraps either,
   ``TokenProbabilities`` serves either as tokens → class probabilities.
 
 Bad input raises ``titans_ts.forecasting.data.DataError`` with a one-line message naming the file and line.
@@ -12,7 +12,7 @@ Bad input raises ``titans_ts.forecasting.data.DataError`` with a one-line messag
 from genomics.baseline import GenomicBenchmarksCNN
 from genomics.catalog import available_benchmarks, resolve_benchmark
 from genomics.dataset import ClassificationData, prepare_classification
-from genomics.model import TitansClassifier, TokenProbabilities
+from genomics.model import TitansClassifierNet, TokenProbabilities
 from genomics.readers import SequenceSet, read_benchmark, read_fasta, read_sequences, read_table
 from genomics.strands import StrandAveraged, random_reverse_complement
 from genomics.tokens import NucleotideTokenizer, reverse_complement_tokens
@@ -23,7 +23,7 @@ __all__ = [
     "NucleotideTokenizer",
     "SequenceSet",
     "StrandAveraged",
-    "TitansClassifier",
+    "TitansClassifierNet",
     "TokenProbabilities",
     "available_benchmarks",
     "prepare_classification",

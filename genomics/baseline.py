@@ -1,4 +1,4 @@
-"""The Genomic Benchmarks CNN baseline (Grešová et al. 2023), in the classifier contract of ``TitansClassifier``.
+"""The Genomic Benchmarks CNN baseline (Grešová et al. 2023), in the classifier contract of ``TitansClassifierNet``.
 
 Architecture of ``CNN`` in ML-Bioinfo-CEITEC/genomic_benchmarks ``src/genomic_benchmarks/models/torch.py``: embedding
 (dim 100 in their experiments) → three blocks Conv1d (kernel 8; 16, 8, 4 filters) → BatchNorm → ReLU → MaxPool(2)

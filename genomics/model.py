@@ -1,4 +1,4 @@
-"""``TitansClassifier``: nucleotide embeddings → a Titans backbone → pooling over the real tokens → class logits."""
+"""``TitansClassifierNet``: nucleotide embeddings → a Titans backbone → pooling over the real tokens → class logits."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class MaskedPooling(nn.Module):
         return torch.einsum("bt,btd->bd", weights, features)
 
 
-class TitansClassifier(nn.Module):
+class TitansClassifierNet(nn.Module):
     """tokens (B, T) int64 and mask (B, T) bool (True on real tokens, right padding) → logits (B, n_classes).
 
     The backbone is causal, so the features of real tokens never see the padding after them: the output does not

@@ -254,7 +254,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
 
     from genomics.baseline import GenomicBenchmarksCNN
     from genomics.metrics import classification_metrics
-    from genomics.model import TitansClassifier, TokenProbabilities
+    from genomics.model import TitansClassifierNet, TokenProbabilities
     from pipelines.figures import plot_confusion
     from pipelines.tracking import start_job_run
     from titans_ts.training.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
@@ -285,7 +285,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         run_id = run.info.run_id
         n_classes, vocab = len(data.classes), data.tokenizer.vocab_size
         L.seed_everything(args.seed, workers=True)
-        model = TitansClassifier(vocab, n_classes, job.backbone, args.pooling)
+        model = TitansClassifierNet(vocab, n_classes, job.backbone, args.pooling)
         titans = fit_classifier(model, job, job.settings, job.directory / "titans", args.resume, [EpochMetrics(run_id)])
         L.seed_everything(args.seed, workers=True)
         cnn = GenomicBenchmarksCNN(vocab, n_classes, data.length)

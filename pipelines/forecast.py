@@ -256,7 +256,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     from pipelines.forecast_artifacts import write_forecasts, write_trace
     from pipelines.tracking import start_job_run
     from titans_ts.forecasting.baselines import DLinear
-    from titans_ts.forecasting.model import TitansForecaster
+    from titans_ts.forecasting.model import TitansForecastNet
     from titans_ts.forecasting.online import compare_online
     from titans_ts.forecasting.task import fit_forecaster
     from titans_ts.training.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
@@ -295,7 +295,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     ) as run:
         run_id = run.info.run_id
         L.seed_everything(args.seed, workers=True)
-        model = TitansForecaster(job.forecaster)
+        model = TitansForecastNet(job.forecaster)
         titans_callbacks = [EpochMetrics(run_id)]
         titans = fit_forecaster(model, data, job.settings, job.directory / "titans", args.resume, titans_callbacks)
         L.seed_everything(args.seed, workers=True)

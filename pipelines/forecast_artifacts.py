@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from titans_ts.forecasting.data import ForecastData
-from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.forecasting.model import TitansForecastNet
 from titans_ts.forecasting.trace import memory_trace
 
 MAX_WINDOWS = 100
@@ -36,7 +36,7 @@ def write_forecasts(path: Path, data: ForecastData, predictions: Mapping[str, np
     np.savez_compressed(path, **arrays)
 
 
-def write_trace(path: Path, model: TitansForecaster, data: ForecastData) -> None:
+def write_trace(path: Path, model: TitansForecastNet, data: ForecastData) -> None:
     """``TRACE`` at ``path``: the memory trace of ``model`` reading the test split as a stream."""
     rows = torch.as_tensor(data.scaled["test"], dtype=torch.float32, device=next(model.parameters()).device)
     trace = memory_trace(model, rows, data.out_columns)

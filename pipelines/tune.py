@@ -65,7 +65,7 @@ class TrialJob:
 
 def forecast_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
     """The first --horizon of ``titans-ts forecast`` with ``args``, scored by its best validation MSE."""
-    from titans_ts.forecasting.model import TitansForecaster
+    from titans_ts.forecasting.model import TitansForecastNet
     from titans_ts.forecasting.task import fit_forecaster
 
     job = forecast.plan(args, options)[0]
@@ -74,7 +74,7 @@ def forecast_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
         f"tune/forecast/{job.dataset}",
         job.options,
         lambda callbacks: fit_forecaster(
-            TitansForecaster(job.forecaster), job.data, job.settings, job.directory, callbacks=callbacks
+            TitansForecastNet(job.forecaster), job.data, job.settings, job.directory, callbacks=callbacks
         ),
     )
 
@@ -82,7 +82,7 @@ def forecast_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
 def classify_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
     """The Titans classifier of ``titans-ts classify`` with ``args`` (no CNN), scored by its best validation
     accuracy."""
-    from genomics.model import TitansClassifier
+    from genomics.model import TitansClassifierNet
 
     job = classify.plan(args, options)
     vocab, n_classes = job.data.tokenizer.vocab_size, len(job.data.classes)
@@ -91,7 +91,7 @@ def classify_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
         f"tune/classify/{job.dataset}",
         job.options,
         lambda callbacks: classify.fit_classifier(
-            TitansClassifier(vocab, n_classes, job.backbone, args.pooling), job, job.settings, job.directory,
+            TitansClassifierNet(vocab, n_classes, job.backbone, args.pooling), job, job.settings, job.directory,
             callbacks=callbacks,
         ),
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The forecasting models: TitansForecaster (RevIN, patching, channel modes) and the DLinear baseline."""
+"""The forecasting models: TitansForecastNet (RevIN, patching, channel modes) and the DLinear baseline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from titans_ts import TitansConfig
 from titans_ts.config import VARIANTS
 from titans_ts.forecasting.baselines import DLinear
-from titans_ts.forecasting.model import ForecasterConfig, RevIN, TitansForecaster
+from titans_ts.forecasting.model import ForecasterConfig, RevIN, TitansForecastNet
 
 TINY = {"d_model": 8, "n_layers": 1, "n_heads": 2, "chunk_size": 4, "segment_size": 8, "window": 8}
 
@@ -24,7 +24,7 @@ def tiny_config(**overrides: object) -> ForecasterConfig:
 @pytest.mark.parametrize(("patch_len", "stride"), [(4, 2), (5, 3), (1, 1)])
 def test_forecaster_shapes(variant: str, channels: str, patch_len: int, stride: int) -> None:
     config = tiny_config(variant=variant, channels=channels, patch_len=patch_len, stride=stride)
-    model = TitansForecaster(config)
+    model = TitansForecastNet(config)
     x = torch.randn(2, 24, 3, requires_grad=True)
     y = model(x)
     assert y.shape == (2, 6, 3)
@@ -35,12 +35,12 @@ def test_forecaster_shapes(variant: str, channels: str, patch_len: int, stride: 
 
 @pytest.mark.parametrize("channels", ["independent", "mixed"])
 def test_forecaster_selects_output_channels(channels: str) -> None:
-    model = TitansForecaster(tiny_config(out_index=(2,), channels=channels, revin_affine=True))
+    model = TitansForecastNet(tiny_config(out_index=(2,), channels=channels, revin_affine=True))
     assert model(torch.randn(4, 24, 3)).shape == (4, 6, 1)
 
 
 def test_independent_channels_do_not_mix() -> None:
-    model = TitansForecaster(tiny_config()).eval()
+    model = TitansForecastNet(tiny_config()).eval()
     x = torch.randn(2, 24, 3)
     changed = x.clone()
     changed[..., 0] += torch.randn(2, 24)
@@ -58,7 +58,7 @@ def test_revin_round_trip_and_scale_equivariance() -> None:
     normalized, stats = revin.normalize(x)
     torch.testing.assert_close(revin.denormalize(normalized, stats), x)
     torch.testing.assert_close(revin.denormalize(normalized[..., [2]], stats, [2]), x[..., [2]])
-    model = TitansForecaster(tiny_config()).eval()
+    model = TitansForecastNet(tiny_config()).eval()
     base = torch.randn(2, 24, 3)
     torch.testing.assert_close(model(base * 3 + 7), model(base) * 3 + 7, rtol=1e-4, atol=1e-4)
 
@@ -69,7 +69,7 @@ def test_config_rejects_bad_shapes() -> None:
     with pytest.raises(ValueError, match="out_index"):
         tiny_config(out_index=(3,))
     with pytest.raises(ValueError, match="expected"):
-        TitansForecaster(tiny_config())(torch.randn(2, 20, 3))
+        TitansForecastNet(tiny_config())(torch.randn(2, 20, 3))
 
 
 @pytest.mark.parametrize("individual", [False, True])

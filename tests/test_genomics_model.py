@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from genomics.baseline import MIN_LENGTH, GenomicBenchmarksCNN
 from genomics.make_demo import planted_motif
-from genomics.model import POOLINGS, TitansClassifier
+from genomics.model import POOLINGS, TitansClassifierNet
 from genomics.tokens import NucleotideTokenizer
 from titans_ts import TitansConfig
 from titans_ts.config import VARIANTS
@@ -35,7 +35,7 @@ def tiny(variant: str) -> TitansConfig:
 def test_logits_ignore_the_padding(variant: str, pooling: str) -> None:
     torch.manual_seed(0)
     tokenizer = NucleotideTokenizer()
-    model = TitansClassifier(tokenizer.vocab_size, 3, tiny(variant), pooling).eval()
+    model = TitansClassifierNet(tokenizer.vocab_size, 3, tiny(variant), pooling).eval()
     sequences = ["ACGTACGTTTGA", "GGCATA", "ACGTACGTTTGACCAT"]
     short = tokenizer.encode_batch(sequences, 16)
     long = tokenizer.encode_batch(sequences, 29)
@@ -48,7 +48,7 @@ def test_logits_ignore_the_padding(variant: str, pooling: str) -> None:
 
 def test_pooling_reads_only_real_tokens() -> None:
     torch.manual_seed(0)
-    model = TitansClassifier(6, 2, tiny("lmm"), "mean").eval()
+    model = TitansClassifierNet(6, 2, tiny("lmm"), "mean").eval()
     tokens = torch.tensor([[1, 2, 3, 4, 0, 0]])
     mask = tokens != 0
     features = model.backbone(model.embedding(tokens))
@@ -59,7 +59,7 @@ def test_pooling_reads_only_real_tokens() -> None:
 
 def test_unknown_pooling() -> None:
     with pytest.raises(ValueError, match="pooling must be one of mean, last, attention; got 'max'"):
-        TitansClassifier(6, 2, tiny("mag"), "max")
+        TitansClassifierNet(6, 2, tiny("mag"), "max")
 
 
 def test_genomic_benchmarks_cnn_contract() -> None:
@@ -85,7 +85,7 @@ def test_titans_classifier_learns_a_planted_motif() -> None:
     sequences, labels = planted_motif(3000, 64, seed=1, motifs=("TATAAA",))
     encoded, y = tokenizer.encode_batch(sequences, 64), torch.tensor(labels)
     config = TitansConfig(variant="lmm", d_model=32, n_layers=1, n_heads=2, n_persistent=2)
-    model = TitansClassifier(tokenizer.vocab_size, 2, config, pooling="attention")
+    model = TitansClassifierNet(tokenizer.vocab_size, 2, config, pooling="attention")
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(0)
     for _ in range(200):

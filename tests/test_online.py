@@ -9,7 +9,7 @@ import torch
 from titans_ts import TitansConfig
 from titans_ts.config import VARIANTS
 from titans_ts.forecasting.data import SeriesTable, prepare_forecast
-from titans_ts.forecasting.model import ForecasterConfig, TitansForecaster
+from titans_ts.forecasting.model import ForecasterConfig, TitansForecastNet
 from titans_ts.forecasting.online import (
     MemoryStream,
     OnlineComparison,
@@ -21,7 +21,7 @@ from titans_ts.forecasting.online import (
 LOOKBACK, HORIZON = 16, 4
 
 
-def model_for(variant: str, channels: str = "independent", **backbone: object) -> TitansForecaster:
+def model_for(variant: str, channels: str = "independent", **backbone: object) -> TitansForecastNet:
     torch.manual_seed(0)
     tiny = {"d_model": 8, "n_layers": 2, "n_heads": 2, "chunk_size": 4, "segment_size": 8, "window": 8, **backbone}
     config = ForecasterConfig(
@@ -33,7 +33,7 @@ def model_for(variant: str, channels: str = "independent", **backbone: object) -
         channels=channels,
         backbone=TitansConfig(variant=variant, **tiny),
     )
-    return TitansForecaster(config)
+    return TitansForecastNet(config)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -1,4 +1,4 @@
-"""Forecasting baselines with the ``TitansForecaster`` contract: (B, L, C_in) windows → (B, H, C_out) forecasts."""
+"""Forecasting baselines with the ``TitansForecastNet`` contract: (B, L, C_in) windows → (B, H, C_out) forecasts."""
 
 from __future__ import annotations
 

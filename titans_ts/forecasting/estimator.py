@@ -1,8 +1,7 @@
 """``Forecaster``: Titans with the fit/predict interface of Nixtla's neuralforecast, on long-format pandas or polars
 frames (``unique_id, ds, y`` and exogenous columns), and online forecasting that keeps memorising new observations.
 
-Named ``Forecaster`` because ``TitansForecaster`` is already the ``nn.Module`` it trains
-(``titans_ts.forecasting.model``), which a user may want beside it.
+``Forecaster`` is the estimator; the ``nn.Module`` it trains is ``TitansForecastNet`` (``titans_ts.forecasting.model``).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from titans_ts.config import TitansConfig
 from titans_ts.errors import DataError
 from titans_ts.forecasting.data.panel import Panel, make_frame, next_dates, read_panel, stamp_text
 from titans_ts.forecasting.data.windows import WindowDataset
-from titans_ts.forecasting.model import ForecasterConfig, TitansForecaster
+from titans_ts.forecasting.model import ForecasterConfig, TitansForecastNet
 from titans_ts.forecasting.online import MemoryStream, forecast_window
 from titans_ts.training.settings import TrainSettings
 
@@ -91,7 +90,7 @@ class Forecaster:
         self.backbone = TitansConfig(variant=variant, **{k: v for k, v in options.items() if k in _BACKBONE})
         self.head = {k: v for k, v in options.items() if k in _HEAD}
         ForecasterConfig(lookback, horizon, 1, backbone=self.backbone, **self.head)  # checks the options now
-        self.model: TitansForecaster | None = None
+        self.model: TitansForecastNet | None = None
         self.run_id: str | None = None
 
     # ---- fitting ----
@@ -140,7 +139,7 @@ class Forecaster:
             **self.head,
         )
         L.seed_everything(self.seed, workers=True)
-        model = TitansForecaster(config)
+        model = TitansForecastNet(config)
         with self._tracked(config, panel) as callbacks:
             with tempfile.TemporaryDirectory() as checkpoints:
                 task = ForecastTask(model, self.settings)
@@ -315,7 +314,7 @@ class Forecaster:
         if fitted is None:
             return forecaster
         config = ForecasterConfig(**{**fitted["config"], "backbone": TitansConfig(**fitted["config"]["backbone"])})
-        forecaster.model = TitansForecaster(config)
+        forecaster.model = TitansForecastNet(config)
         forecaster.model.load_state_dict(fitted["weights"])
         forecaster.model.eval()
         forecaster.columns, forecaster.fitted_freq = fitted["columns"], fitted["freq"]
@@ -328,7 +327,7 @@ class Forecaster:
 
     # ---- helpers ----
 
-    def _fitted(self) -> TitansForecaster:
+    def _fitted(self) -> TitansForecastNet:
         if self.model is None:
             raise RuntimeError("the forecaster is not fitted; call fit(df) first")
         return self.model

@@ -1,4 +1,4 @@
-"""``TitansForecaster``: long-term forecasting with the ``Titans`` backbone in the Simba / PatchTST framework.
+"""``TitansForecastNet``: long-term forecasting with the ``Titans`` backbone in the Simba / PatchTST framework.
 
     (B, L, C_in) → RevIN → patches (or a token per step) → linear embedding → Titans → flatten → linear → (B, H, C_out)
 
@@ -113,7 +113,7 @@ class RevIN(nn.Module):
         return y * std + mean
 
 
-class TitansForecaster(nn.Module):
+class TitansForecastNet(nn.Module):
     """(B, L, C_in) windows → (B, H, C_out) forecasts; see the module docstring and ``ForecasterConfig``."""
 
     def __init__(self, config: ForecasterConfig) -> None:

@@ -1,4 +1,4 @@
-"""Online forecasting: a trained ``TitansForecaster`` reads a series as a stream and its neural memories keep
+"""Online forecasting: a trained ``TitansForecastNet`` reads a series as a stream and its neural memories keep
 memorising it, while the outer weights stay as trained.
 
 The memory carried across windows, precisely. A stream x_1, x_2, … of one series' rows is cut into consecutive
@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from titans_ts.forecasting.data import ForecastData
-from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.forecasting.model import TitansForecastNet
 from titans_ts.memory import MemoryState, NeuralMemory
 from titans_ts.ops.memory_update import MemoryOpState
 
@@ -82,7 +82,7 @@ def _resume(memory: NeuralMemory, carried: LayerMemory, batch: int) -> MemorySta
     return MemoryState(MemoryOpState.at_chunk_start(weights, momentum), fresh.conv, fresh.chunk_gates)
 
 
-def forecast_window(model: TitansForecaster, windows: Tensor, memories: Memories | None) -> tuple[Tensor, Memories]:
+def forecast_window(model: TitansForecastNet, windows: Tensor, memories: Memories | None) -> tuple[Tensor, Memories]:
     """Forecasts (B, H, C_out) of ``windows`` (B, L, C_in), every memory starting from ``memories`` (None: M_0), and the
     memories after reading them. Without gradients, in eval mode."""
     with torch.no_grad(), _carried(model, memories) as end:
@@ -98,7 +98,7 @@ class MemoryStream:
     ``rows`` (n, C_in) are the rows after the last block read (the stream's first rows when ``memories`` is None).
     """
 
-    def __init__(self, model: TitansForecaster, rows: Tensor | None = None, memories: Memories | None = None) -> None:
+    def __init__(self, model: TitansForecastNet, rows: Tensor | None = None, memories: Memories | None = None) -> None:
         self.model = model
         self.rows = rows if rows is not None else torch.zeros(0, model.config.n_inputs)
         self.memories = memories
@@ -125,14 +125,14 @@ class MemoryStream:
         return {"rows": self.rows, "memories": self.memories}
 
 
-def online_forecast(model: TitansForecaster, history: Tensor) -> Tensor:
+def online_forecast(model: TitansForecastNet, history: Tensor) -> Tensor:
     """The online forecast (H, C_out) after ``history`` (T ≥ L rows, C_in columns, the stream's first row first)."""
     stream = MemoryStream(model)
     stream.update(history)
     return stream.forecast()
 
 
-def window_forecasts(model: TitansForecaster, rows: Tensor, online: bool = True, batch_size: int = 256) -> Tensor:
+def window_forecasts(model: TitansForecastNet, rows: Tensor, online: bool = True, batch_size: int = 256) -> Tensor:
     """Forecasts (windows, H, C_out) of the stride-1 windows of ``rows`` in ``WindowDataset`` order. Online, the
     stream starts at ``rows[0]``: window i is ``online_forecast(model, rows[: i + L])``, computed in batches of the
     windows that share the memories of the same ⌊i / L⌋ blocks; frozen (``online=False``), every window starts
@@ -177,7 +177,7 @@ class OnlineComparison:
 
 
 def compare_online(
-    model: TitansForecaster,
+    model: TitansForecastNet,
     data: ForecastData,
     split: str = "test",
     batch_size: int = 256,

@@ -1,4 +1,4 @@
-"""The memory's surprise over a series: a trained ``TitansForecaster`` reads the rows as the online stream does
+"""The memory's surprise over a series: a trained ``TitansForecastNet`` reads the rows as the online stream does
 (``titans_ts.forecasting.online``: blocks of L rows, every memory carried from block to block) and every write of every
 memory is recorded: its surprise ‖M_{t'}(k_t) − v_t‖², the gradient norm, and the gates θ, η, α.
 
@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from titans_ts.forecasting.model import TitansForecaster
+from titans_ts.forecasting.model import TitansForecastNet
 from titans_ts.forecasting.online import forecast_window
 from titans_ts.memory import TRACE_FIELDS, NeuralMemory
 
@@ -26,14 +26,14 @@ def _record(traces: list[Tensor], memory: NeuralMemory, module: nn.Module, args:
     traces.append(memory.trace(*args)[0])
 
 
-def token_rows(model: TitansForecaster) -> list[int]:
+def token_rows(model: TitansForecastNet) -> list[int]:
     """For every patch token of a window, the row of the window where its patch ends."""
     config = model.config
     pad = (config.n_patches - 1) * config.stride + config.patch_len - config.lookback
     return [j * config.stride + config.patch_len - 1 - pad for j in range(config.n_patches)]
 
 
-def memory_trace(model: TitansForecaster, rows: Tensor, channels: list[str] | None = None) -> pd.DataFrame:
+def memory_trace(model: TitansForecastNet, rows: Tensor, channels: list[str] | None = None) -> pd.DataFrame:
     """Surprise and gates of every memory write while ``model`` reads ``rows`` (T, C_in, scaled as in training) as a
     stream: one row per (layer, channel, token) with the columns ``layer`` (memory index in module order), ``channel``
     (a forecast channel's name from ``channels``, default its index; "all" when channels are mixed), ``row`` (of
