@@ -19,6 +19,7 @@ import pandas as pd
 import polars as pl
 import torch
 
+from titans_ts.config import VARIANTS
 from titans_ts.forecasting.data import load_table, resolve_dataset
 from titans_ts.forecasting.estimator import FORECAST, Forecaster
 
@@ -43,7 +44,7 @@ def mae(forecast: pd.DataFrame | pl.DataFrame, truth: pd.DataFrame) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--variant", default="mag", help="mac, mag, mal or lmm (default: %(default)s)")
+    parser.add_argument("--variant", choices=VARIANTS, default="mag", help="the Titans variant (default: %(default)s)")
     parser.add_argument("--days", type=int, default=14, help="days of the online replay (default: %(default)s)")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads; a model this small runs fastest on one (default: 1)"

@@ -24,11 +24,12 @@ import torch
 from pytorch_forecasting import Baseline, GroupNormalizer, TimeSeriesDataSet
 from pytorch_forecasting.metrics import MAE, QuantileLoss
 
+from titans_ts.config import TitansConfig
 from titans_ts.forecasting.data import load_table, resolve_dataset
 from titans_ts.forecasting.pf_model import TitansPF
 
 matplotlib.use("Agg")
-MODEL = {"variant": "mag", "d_model": 32, "n_layers": 1, "n_heads": 4, "chunk_size": 8, "hidden_size": 32}
+BACKBONE = TitansConfig(variant="mag", d_model=32, n_layers=1, n_heads=4, chunk_size=8, dropout=0.1)
 
 
 def generated_panel(shops: int = 8, steps: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -85,7 +86,9 @@ def fit_panel(
     train_loader = training.to_dataloader(train=True, batch_size=64)
     val_loader = validation.to_dataloader(train=False, batch_size=256)
     L.seed_everything(0)
-    network = TitansPF.from_dataset(training, loss=QuantileLoss(), learning_rate=3e-3, **{**MODEL, **model})
+    network = TitansPF.from_dataset(
+        training, config=BACKBONE, loss=QuantileLoss(), learning_rate=3e-3, hidden_size=32, **model
+    )
     trainer = L.Trainer(
         max_epochs=epochs, limit_train_batches=40, gradient_clip_val=0.5, logger=False, enable_checkpointing=False
     )

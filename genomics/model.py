@@ -49,7 +49,8 @@ class TitansClassifierNet(nn.Module):
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.d_model, n_classes))
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
-        return self.head(self.pooling(self.backbone(self.embedding(tokens)), mask))
+        features, _ = self.backbone(self.embedding(tokens))  # the state after the padding: of no use here
+        return self.head(self.pooling(features, mask))
 
 
 class TokenProbabilities(nn.Module):

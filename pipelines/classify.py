@@ -19,19 +19,20 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import nn
 
 from genomics.baseline import MIN_LENGTH
 from genomics.catalog import default_genomic_dir, resolve_benchmark
 from genomics.dataset import ClassificationData, prepare_classification, split_test
+from genomics.fit import MONITOR, fit_classifier, strand_classifier
 from genomics.model import POOLINGS
 from genomics.readers import FASTA_SUFFIXES, TABLE_SUFFIXES, read_benchmark, read_sequences
-from genomics.strands import StrandAveraged
 from genomics.tokens import NucleotideTokenizer
 from pipelines.artifacts import PREDICTIONS
 from pipelines.options import (
+    FORECAST_ONLY,
     add_backbone_arguments,
     add_run_arguments,
     add_switch,
@@ -45,18 +46,13 @@ from titans_ts.config import TitansConfig
 from titans_ts.errors import DataError
 from titans_ts.training.settings import TrainSettings
 
-if TYPE_CHECKING:
-    import lightning as L
-
-    from titans_ts.training.fit import FitResult
-
 PROG = "titans-ts classify"
 DEFAULT_DATASET = "demo"
 RUNS_ROOT = Path("runs") / "classify"
-MONITOR = "val_accuracy"  # early stopping, the tested checkpoint and ``tune classify`` maximise it
 SCORES = ("accuracy", "f1", "mcc", "auroc")
-# The memory alone (Table 4 of the paper reports it for DNA), with the memory defaults that forecasting uses.
-BACKBONE = {"model": "lmm"}
+# Where this pipeline's defaults differ from the library's (TitansConfig, TrainSettings), by option name: the memory
+# alone (Table 4 of the paper reports it for DNA), with the dropout that forecasting uses.
+DEFAULTS = {"model": "lmm", "dropout": 0.1}
 # --quick: a small model and few epochs on the bundled demo set; config file and flags still override it.
 QUICK = {"d_model": 32, "n_layers": 1, "epochs": 6, "max_train_batches": 60, "lr": 0.002, "threads": 1}
 
@@ -135,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "validate and test on the mean class probabilities of a sequence and its reverse complement, both models",
     )
     model = parser.add_argument_group("model (Titans backbone and classification head)")
-    add_backbone_arguments(model, **BACKBONE)
+    add_backbone_arguments(model, DEFAULTS)
     model.add_argument(
         "--pooling",
         choices=POOLINGS,
@@ -144,9 +140,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     train = parser.add_argument_group("training")
-    add_training_arguments(
-        train, "the Genomic Benchmarks CNN", "sequences", "accuracy", QUICK["max_train_batches"], baseline_lr=1e-3
-    )
+    add_training_arguments(train, "the Genomic Benchmarks CNN", baseline_lr=1e-3, defaults=DEFAULTS, skip=FORECAST_ONLY)
     add_run_arguments(
         parser,
         QUICK,
@@ -175,7 +169,12 @@ class Job:
 
     def classifier(self, model: nn.Module) -> nn.Module:
         """``model`` as trained, validated and tested: strand-averaged in eval mode with --rc-average."""
-        return StrandAveraged(model, self.data.tokenizer.complement) if self.options["rc_average"] else model
+        return strand_classifier(model, self.data, self.options["rc_average"])
+
+    @property
+    def strands(self) -> dict[str, bool]:
+        """The strand options of ``genomics.fit.fit_classifier``: ``rc_augment`` and ``rc_average``."""
+        return {"rc_augment": self.options["rc_augment"], "rc_average": self.options["rc_average"]}
 
 
 def dataset_name(path: Path) -> str:
@@ -225,25 +224,6 @@ def plan(args: argparse.Namespace, options: dict[str, Any]) -> Job:
     )
 
 
-def fit_classifier(
-    model: nn.Module,
-    job: Job,
-    settings: TrainSettings,
-    checkpoints: Path,
-    resume: bool = False,
-    callbacks: list[L.Callback] | None = None,
-) -> FitResult:
-    """Train ``model`` on the job's train split (reverse-complement augmented with --rc-augment), keep the checkpoint
-    of the best validation accuracy (``score``), and predict the test split's class probabilities with it."""
-    from genomics.task import ClassificationTask
-    from titans_ts.training.fit import fit_and_predict
-
-    complement = job.data.tokenizer.complement if job.options["rc_augment"] else None
-    task = ClassificationTask(job.classifier(model), settings.lr, complement)
-    splits = {split: job.data.dataset(split) for split in ("train", "val", "test")}
-    return fit_and_predict(task, splits, settings, checkpoints, MONITOR, "max", resume, callbacks)
-
-
 def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     """Train, test and log the Titans classifier and the CNN; returns the summary (also ``<run dir>/result.json``)."""
     # Imported here, not at the top, so that ``--help`` and bad-input errors do not wait for Lightning and MLflow.
@@ -286,11 +266,16 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         n_classes, vocab = len(data.classes), data.tokenizer.vocab_size
         L.seed_everything(args.seed, workers=True)
         model = TitansClassifierNet(vocab, n_classes, job.backbone, args.pooling)
-        titans = fit_classifier(model, job, job.settings, job.directory / "titans", args.resume, [EpochMetrics(run_id)])
+        titans_callbacks = [EpochMetrics(run_id)]
+        titans = fit_classifier(
+            model, data, job.settings, job.directory / "titans", args.resume, titans_callbacks, **job.strands
+        )
         L.seed_everything(args.seed, workers=True)
         cnn = GenomicBenchmarksCNN(vocab, n_classes, data.length)
         cnn_callbacks = [EpochMetrics(run_id, "baseline_")]
-        baseline = fit_classifier(cnn, job, job.baseline_settings, job.directory / "cnn", args.resume, cnn_callbacks)
+        baseline = fit_classifier(
+            cnn, data, job.baseline_settings, job.directory / "cnn", args.resume, cnn_callbacks, **job.strands
+        )
         labels = data.labels["test"].numpy()
         metrics = {
             **classification_metrics(labels, titans.predictions, "test_"),

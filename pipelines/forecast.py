@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import mean_absolute_error, mean_squared_error
 
 from pipelines.options import (
     add_backbone_arguments,
@@ -35,15 +34,24 @@ from pipelines.options import (
     train_settings,
 )
 from titans_ts.data_dir import default_data_dir
-from titans_ts.forecasting.data import NAN_POLICIES, ForecastData, load_table, prepare_forecast, resolve_dataset
+from titans_ts.forecasting.data import (
+    NAN_POLICIES,
+    ForecastData,
+    load_table,
+    prepare_forecast,
+    resolve_dataset,
+    table_stem,
+)
+from titans_ts.forecasting.metrics import forecast_errors
 from titans_ts.forecasting.model import ForecasterConfig
-from titans_ts.training.settings import LOSSES, LR_SCHEDULES, TrainSettings
+from titans_ts.training.settings import TrainSettings
 
 PROG = "titans-ts forecast"
 HORIZONS = (96, 192, 336, 720)
 DEFAULT_DATASET = "ETTh1"
 RUNS_ROOT = Path("runs") / "forecast"
-_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+# Where this pipeline's defaults differ from the library's (TitansConfig, TrainSettings), by option name.
+DEFAULTS = {"dropout": 0.1}
 # --quick: horizon 96, a small model and a capped number of batches; config file and flags still override it.
 QUICK = {"horizon": [96], "d_model": 32, "n_layers": 1, "epochs": 3, "max_train_batches": 60}
 
@@ -119,7 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="forecast steps; several values, or 'all' for 96 192 336 720, give one run each (default: 96)",
     )
     model = parser.add_argument_group("model (Titans backbone and forecasting head)")
-    add_backbone_arguments(model)
+    add_backbone_arguments(model, DEFAULTS)
     model.add_argument(
         "--patch-len",
         type=int,
@@ -138,20 +146,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_switch(model, "--revin-affine", False, "learn a per-channel scale and shift in the instance normalisation")
     model.add_argument("--head-dropout", type=float, default=0.0, help="dropout before the head (default: %(default)s)")
     train = parser.add_argument_group("training")
-    add_training_arguments(train, "DLinear", "windows", "MSE", QUICK["max_train_batches"], baseline_lr=5e-3)
-    train.add_argument(
-        "--loss",
-        choices=LOSSES,
-        default="mse",
-        help="training loss of both models (default: %(default)s)",
-    )
-    train.add_argument(
-        "--lr-schedule",
-        choices=LR_SCHEDULES,
-        default="constant",
-        help="per epoch: constant, halving (x0.5 every epoch, as Time-Series-Library) or cosine (to 0 over --epochs) "
-        "(default: %(default)s)",
-    )
+    add_training_arguments(train, "DLinear", baseline_lr=5e-3, defaults=DEFAULTS)
     evaluation = parser.add_argument_group("evaluation")
     add_switch(
         evaluation,
@@ -188,11 +183,7 @@ class Job:
 
 def dataset_name(path: Path) -> str:
     """The file name of ``path`` without its data suffix ("ETTh1" for ETTh1.csv.gz)."""
-    name = path.name
-    for suffix in _SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return table_stem(path) or path.name
 
 
 def forecaster_config(args: argparse.Namespace, data: ForecastData) -> ForecasterConfig:
@@ -215,7 +206,7 @@ def forecaster_config(args: argparse.Namespace, data: ForecastData) -> Forecaste
 def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
     """Read and check everything before training: the data of every horizon, the model and training configs, the
     run folder. DataError / ValueError for bad input."""
-    settings = train_settings(args, loss=args.loss, lr_schedule=args.lr_schedule)
+    settings = train_settings(args)
     baseline_settings = dataclasses.replace(settings, lr=args.baseline_lr)
     if args.covariates and not args.target:
         raise ValueError("--covariates needs --target (the column to forecast)")
@@ -236,14 +227,14 @@ def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
 
 def test_metrics(data: ForecastData, predictions: np.ndarray, prefix: str = "") -> dict[str, float]:
     """MSE and MAE of ``predictions`` against every test window, scaled and in the data's units (``_original``)."""
-    targets = data.windows("test").targets()
-    original = (data.inverse_transform(targets), data.inverse_transform(predictions))
-    pairs = {"": (targets, predictions), "_original": original}
-    metrics = {}
-    for suffix, (actual, forecast) in pairs.items():
-        metrics[f"{prefix}test_mse{suffix}"] = float(mean_squared_error(actual.reshape(-1), forecast.reshape(-1)))
-        metrics[f"{prefix}test_mae{suffix}"] = float(mean_absolute_error(actual.reshape(-1), forecast.reshape(-1)))
-    return metrics
+    targets = data.targets("test")
+    original = (data.inverse_transform(predictions), data.inverse_transform(targets))
+    pairs = {"": (predictions, targets), "_original": original}
+    return {
+        f"{prefix}test_{name}{suffix}": value
+        for suffix, (forecasts, actual) in pairs.items()
+        for name, value in forecast_errors(forecasts, actual).items()
+    }
 
 
 def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
@@ -256,7 +247,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     from pipelines.forecast_artifacts import write_forecasts, write_trace
     from pipelines.tracking import start_job_run
     from titans_ts.forecasting.baselines import DLinear
-    from titans_ts.forecasting.model import TitansForecastNet
+    from titans_ts.forecasting.model import ForecastOnly, TitansForecastNet
     from titans_ts.forecasting.online import compare_online
     from titans_ts.forecasting.task import fit_forecaster
     from titans_ts.training.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
@@ -335,7 +326,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         write_trace(job.directory / TRACE, model, data)
         mlflow.log_artifact(str(job.directory / FORECASTS))
         mlflow.log_artifact(str(job.directory / TRACE))
-        log_exported_model(model, np.stack([data.windows("test")[i][0].numpy() for i in (0, 1)]))
+        log_exported_model(ForecastOnly(model), data.inputs("test")[:2])
     result = {
         "dataset": job.dataset,
         "model": args.model,
@@ -364,11 +355,10 @@ def forecast_figure(job: Job, titans: np.ndarray, dlinear: np.ndarray) -> Any:
     from pipelines.figures import plot_forecasts
 
     data = job.data
-    test = data.windows("test")
-    windows = sorted({0, len(test) // 2, len(test) - 1})
+    actual = data.targets("test")
+    windows = sorted({0, len(actual) // 2, len(actual) - 1})
     channels = list(range(len(data.out_columns)))[::-1][:3]
-    history = np.stack([test[i][0].numpy()[:, data.out_index] for i in windows])
-    actual = np.stack([test[i][1].numpy() for i in windows])
+    history, actual = data.inputs("test")[windows][..., data.out_index], actual[windows]
     picked = {"Titans": titans[windows], "DLinear": dlinear[windows]}
     return plot_forecasts(
         data.inverse_transform(history)[..., channels],

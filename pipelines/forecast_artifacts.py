@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from titans_ts.forecasting.data import ForecastData
+from titans_ts.forecasting.metrics import window_errors
 from titans_ts.forecasting.model import TitansForecastNet
 from titans_ts.forecasting.trace import memory_trace
 
@@ -18,7 +19,7 @@ MAX_WINDOWS = 100
 
 def write_forecasts(path: Path, data: ForecastData, predictions: Mapping[str, np.ndarray]) -> None:
     """``FORECASTS`` at ``path`` for ``predictions`` (model name → every test window's forecast, scaled units)."""
-    targets = data.windows("test").targets()
+    targets = data.targets("test")
     count = len(targets)
     picked = np.unique(np.linspace(0, count - 1, min(count, MAX_WINDOWS)).round().astype(int))
     rows = data.scaled["test"][:, data.out_index]
@@ -32,7 +33,7 @@ def write_forecasts(path: Path, data: ForecastData, predictions: Mapping[str, np
     }
     for name, values in predictions.items():
         arrays[f"forecast/{name}"] = data.inverse_transform(values[picked]).astype(np.float32)
-        arrays[f"window_mse/{name}"] = np.mean(np.square(values - targets), axis=1).astype(np.float32)
+        arrays[f"window_mse/{name}"] = window_errors(values, targets)["mse"].astype(np.float32)
     np.savez_compressed(path, **arrays)
 
 

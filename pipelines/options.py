@@ -1,135 +1,149 @@
-"""Command-line options shared by the pipelines: the Titans backbone, training and run options, the --quick and
---config presets, and the run folder they resolve to."""
+"""Command-line options shared by the pipelines: the Titans backbone and training options, generated from the fields
+of ``TitansConfig`` and ``TrainSettings`` (type, default, choices, and help from the class docstring), the run
+options, the --quick and --config presets, and the run folder they resolve to."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
+import inspect
+import re
 import sys
 import time
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipelines.config_file import config_tokens, read_config
-from titans_ts.config import VARIANTS, TitansConfig
+from titans_ts.config import TitansConfig
 from titans_ts.errors import DataError
-from titans_ts.ops.memory_update import UPDATE_RULES
-from titans_ts.training.settings import DEVICES, TrainSettings
+from titans_ts.training.settings import TrainSettings
 
 Plan = TypeVar("Plan")
 
 # Options that say where a run is stored, not what it computes: logged as parameters, left out of config.yaml.
 RUN_ONLY = ("config", "run_dir", "resume", "summary_json", "tracking_uri")
-BACKBONE_DEFAULTS: dict[str, Any] = {
-    "model": "mag",
-    "d_model": 64,
-    "n_layers": 2,
-    "n_heads": 4,
-    "memory_depth": 2,
-    "memory_expansion": 2,
-    "chunk_size": 16,
-    "theta_max": 0.1,
-    "eta_max": 0.9,
-    "segment_size": 32,
-    "window": 32,
-    "n_persistent": 4,
-    "dropout": 0.1,
-}
-_BACKBONE_HELP = {
-    "d_model": "width of the backbone",
-    "n_layers": "Titans blocks",
-    "n_heads": "heads of attention and memory",
-    "memory_depth": "layers of the memory MLP, 1 = linear memory",
-    "memory_expansion": "hidden width of the memory MLP per head width",
-    "chunk_size": "tokens per memory-update mini-batch (their surprise gradients are taken at the chunk-start memory)",
-    "theta_max": "upper bound of the memory's learning rate θ_t",
-    "eta_max": "upper bound of the memory's momentum decay η_t (below 1)",
-    "segment_size": "MAC segment length in tokens",
-    "window": "MAG/MAL sliding attention window in tokens",
-    "n_persistent": "persistent memory tokens",
-    "dropout": "dropout inside the backbone",
-}
+# Options named otherwise than their field: the backbone variant has always been --model (and "model" in config
+# files, search spaces and logged parameters).
+OPTION_NAMES = {"variant": "model"}
+# TrainSettings fields that only the forecasting pipeline trains with.
+FORECAST_ONLY = ("loss", "lr_schedule")
+_DOC_ENTRY = re.compile(r"(\w+):\s+(\S.*)")
 
 
-def add_backbone_arguments(group: argparse._ArgumentGroup, **defaults: Any) -> None:
-    """Register --model and the Titans backbone options on ``group``; ``defaults`` (by dest) replace
-    ``BACKBONE_DEFAULTS``."""
-    values = {**BACKBONE_DEFAULTS, **defaults}
-    group.add_argument(
-        "--model",
-        choices=VARIANTS,
-        default=values["model"],
-        help="mac: memory as context; mag: memory as gate; mal: memory as layer; lmm: memory alone "
-        "(default: %(default)s)",
-    )
-    group.add_argument(
-        "--memory-update",
-        choices=UPDATE_RULES,
-        default=values.get("memory_update", "stable"),
-        help="stable: each token's gradient at the memory after the previous token (linear memory) or the paper's "
-        "chunk gradients with a causal step cap (deep memory); minibatch: the paper's Eq. 16 as written, every "
-        "gradient of a chunk at its start memory (default: %(default)s)",
-    )
-    for dest, text in _BACKBONE_HELP.items():
-        kind = float if isinstance(BACKBONE_DEFAULTS[dest], float) else int
+def option_name(field_name: str) -> str:
+    """The option (dest) of a config field: the field's name unless ``OPTION_NAMES`` says otherwise."""
+    return OPTION_NAMES.get(field_name, field_name)
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Each described field of the dataclass ``cls``: the text of its ``name: text`` line in the class docstring
+    (continued on the more indented lines below it), without double backquotes and the closing full stop."""
+    names = {spec.name for spec in dataclasses.fields(cls)}
+    texts: dict[str, list[str]] = {}
+    current = None
+    for line in (inspect.getdoc(cls) or "").splitlines():
+        entry = _DOC_ENTRY.fullmatch(line)
+        if entry and entry[1] in names:
+            current = entry[1]
+            texts[current] = [entry[2]]
+        elif current is not None and line.startswith(" ") and line.strip():
+            texts[current].append(line.strip())
+        else:
+            current = None
+    return {name: " ".join(parts).replace("``", "").removesuffix(".") for name, parts in texts.items()}
+
+
+def _option_type(hint: Any, spec: dataclasses.Field) -> tuple[type, tuple[Any, ...] | None]:
+    """The argparse type and choices of a field: its annotation, a Literal's values, or ``choices`` in its metadata;
+    ``X | None`` is X."""
+    choices = spec.metadata.get("choices")
+    if typing.get_origin(hint) is typing.Literal:
+        choices = typing.get_args(hint)
+        hint = type(choices[0])
+    elif typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if hint not in (bool, int, float, str):
+        raise TypeError(f"{spec.name}: no command-line option for a field of type {hint!r}")
+    return hint, None if choices is None else tuple(choices)
+
+
+def add_field_arguments(
+    group: argparse._ArgumentGroup, cls: type, defaults: Mapping[str, Any] = {}, skip: Iterable[str] = ()
+) -> None:
+    """Register one option per field of the dataclass ``cls`` (but those in ``skip``) on ``group``: ``--field-name``
+    (or its ``OPTION_NAMES`` name), typed as the field, with its choices (a Literal, or ``choices`` in its metadata), a
+    ``--x/--no-x`` switch for a bool, described by the class docstring (``field_help``). ``defaults``, by option name,
+    replace the field's own default (a pipeline's choice; --help shows the one in effect)."""
+    hints = typing.get_type_hints(cls)
+    described = field_help(cls)
+    for spec in dataclasses.fields(cls):
+        if spec.name in skip:
+            continue
+        if spec.name not in described:
+            raise TypeError(f"{cls.__name__}.{spec.name} has no 'name: text' line in the class docstring")
+        dest = option_name(spec.name)
         flag = "--" + dest.replace("_", "-")
-        group.add_argument(flag, type=kind, default=values[dest], help=f"{text} (default: %(default)s)")
+        default = defaults.get(dest, spec.default)
+        text = described[spec.name].replace("%", "%%")
+        kind, choices = _option_type(hints[spec.name], spec)
+        if kind is bool:
+            add_switch(group, flag, default, text)
+            continue
+        group.add_argument(
+            flag,
+            type=kind,
+            choices=choices,
+            default=default,
+            metavar="N" if default is None and kind is int else None,
+            help=text if default is None else f"{text} (default: %(default)s)",
+        )
+
+
+def add_backbone_arguments(group: argparse._ArgumentGroup, defaults: Mapping[str, Any] = {}) -> None:
+    """Register an option per ``TitansConfig`` field on ``group`` (the variant as --model); ``defaults`` (by option
+    name) replace the library's."""
+    add_field_arguments(group, TitansConfig, defaults)
 
 
 def backbone_config(args: argparse.Namespace) -> TitansConfig:
     """The ``TitansConfig`` of the backbone options in ``args``; ValueError for inconsistent values."""
-    chosen = {dest: getattr(args, dest) for dest in (*_BACKBONE_HELP, "memory_update")}
-    return TitansConfig(variant=args.model, **chosen)
+    names = [spec.name for spec in dataclasses.fields(TitansConfig)]
+    return TitansConfig(**{name: getattr(args, option_name(name)) for name in names})
 
 
 def add_training_arguments(
-    group: argparse._ArgumentGroup, baseline: str, item: str, metric: str, quick_batches: int, baseline_lr: float
+    group: argparse._ArgumentGroup,
+    baseline: str,
+    baseline_lr: float,
+    defaults: Mapping[str, Any] = {},
+    skip: Iterable[str] = (),
 ) -> None:
-    """Register the training options of Titans and of the ``baseline`` model on ``group``: learning rates, ``item``s
-    per batch, epochs, early-stopping patience on the validation ``metric``, batch cap, seed, device and threads."""
-    group.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of Titans (default: %(default)s)")
+    """Register an option per ``TrainSettings`` field (but those in ``skip``) on ``group``, with ``defaults`` (by
+    option name) in place of the library's, then --baseline-lr (the ``baseline`` model's) and --seed."""
+    add_field_arguments(group, TrainSettings, defaults, skip)
     group.add_argument(
         "--baseline-lr",
         type=float,
         default=baseline_lr,
         help=f"Adam learning rate of {baseline} (default: %(default)s)",
     )
-    group.add_argument("--batch-size", type=int, default=32, help=f"{item} per batch (default: %(default)s)")
-    group.add_argument("--epochs", type=int, default=10, help="most epochs (default: %(default)s)")
     group.add_argument(
-        "--patience",
+        "--seed",
         type=int,
-        default=3,
-        help=f"stop after this many epochs without a better validation {metric} (default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-train-batches",
-        type=int,
-        metavar="N",
-        help=f"train on at most N batches per epoch (default: all; --quick sets {quick_batches}); validation and "
-        "test use all",
-    )
-    group.add_argument("--seed", type=int, default=2021, help="seed of every random generator (default: %(default)s)")
-    group.add_argument(
-        "--device",
-        choices=DEVICES,
-        default="auto",
-        help="auto: CUDA when torch sees it, else CPU (default: %(default)s)",
-    )
-    group.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="torch CPU threads (default: torch's choice, one per core); on a small or busy machine 1 is often "
-        "several times faster for small models",
+        default=defaults.get("seed", 2021),
+        help="seed of every random generator (default: %(default)s)",
     )
 
 
-def train_settings(args: argparse.Namespace, **extra: Any) -> TrainSettings:
-    """The training options of ``args`` (Titans' --lr) as ``TrainSettings``, with ``extra`` fields."""
-    shared = ("lr", "batch_size", "epochs", "patience", "max_train_batches", "device", "threads")
-    return TrainSettings(**{name: getattr(args, name) for name in shared}, **extra)
+def train_settings(args: argparse.Namespace) -> TrainSettings:
+    """The ``TrainSettings`` of the training options in ``args`` (Titans' --lr); a field without an option (as the
+    forecasting-only ones in ``titans-ts classify``) keeps its default."""
+    names = [spec.name for spec in dataclasses.fields(TrainSettings) if hasattr(args, spec.name)]
+    return TrainSettings(**{name: getattr(args, name) for name in names})
 
 
 def add_switch(group: argparse._ArgumentGroup, flag: str, default: bool, text: str) -> None:

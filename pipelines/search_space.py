@@ -16,8 +16,10 @@ from typing import Any
 
 import optuna
 
+from titans_ts.config import VARIANTS
+
 FORECAST_SPACE: dict[str, Any] = {
-    "model": {"type": "categorical", "choices": ["mac", "mag", "mal", "lmm"]},
+    "model": {"type": "categorical", "choices": list(VARIANTS)},
     "d_model": {"type": "categorical", "choices": [32, 64, 128]},
     "n_layers": {"type": "int", "low": 1, "high": 3},
     "memory_depth": {"type": "int", "low": 1, "high": 3},
@@ -27,7 +29,7 @@ FORECAST_SPACE: dict[str, Any] = {
     "dropout": {"type": "float", "low": 0.0, "high": 0.3},
 }
 CLASSIFY_SPACE: dict[str, Any] = {
-    "model": {"type": "categorical", "choices": ["mac", "mag", "mal", "lmm"]},
+    "model": {"type": "categorical", "choices": list(VARIANTS)},
     "d_model": {"type": "categorical", "choices": [32, 64, 128]},
     "n_layers": {"type": "int", "low": 1, "high": 3},
     "memory_depth": {"type": "int", "low": 1, "high": 2},

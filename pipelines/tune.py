@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from genomics.fit import MONITOR, fit_classifier
 from pipelines import classify, forecast
 from pipelines.config_file import read_config
 from pipelines.options import RUN_ONLY
@@ -90,9 +91,9 @@ def classify_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
         f"classify-{job.dataset}",
         f"tune/classify/{job.dataset}",
         job.options,
-        lambda callbacks: classify.fit_classifier(
-            TitansClassifierNet(vocab, n_classes, job.backbone, args.pooling), job, job.settings, job.directory,
-            callbacks=callbacks,
+        lambda callbacks: fit_classifier(
+            TitansClassifierNet(vocab, n_classes, job.backbone, args.pooling), job.data, job.settings, job.directory,
+            callbacks=callbacks, **job.strands,
         ),
     )  # fmt: skip
 
@@ -127,7 +128,7 @@ PIPELINES = {
     "classify": Tunable(
         classify,
         CLASSIFY_SPACE,
-        classify.MONITOR,
+        MONITOR,
         "maximize",
         classify_job,
         "tune the genomic classification pipeline (validation accuracy of the Titans classifier)",
@@ -211,7 +212,7 @@ def make_pruner(name: str, max_epochs: int) -> Any:
 def worker_command(pipeline: str, config: Path, index: int, trials: int) -> list[str]:
     """The command line of local worker ``index``: every option of this command (in ``config``), its trials."""
     share = ["--workers", "1", "--worker-index", str(index), "--trials", str(trials)]
-    return [sys.executable, "-m", "titans_ts", "tune", pipeline, "--config", str(config), *share]
+    return [sys.executable, "-m", "pipelines", "tune", pipeline, "--config", str(config), *share]
 
 
 def parent_run(study: Any, experiment: str) -> str:

@@ -58,7 +58,7 @@ def browser_paths() -> tuple[str, str] | None:
 def dashboard(tracking_uri: str, log: Path) -> Iterator[str]:
     """``titans-ts dashboard`` on a free port for the ``with`` block; yields its URL once it answers."""
     port = free_port()
-    argv = [sys.executable, "-m", "titans_ts", "dashboard", "--port", str(port), "--tracking-uri", tracking_uri]
+    argv = [sys.executable, "-m", "pipelines", "dashboard", "--port", str(port), "--tracking-uri", tracking_uri]
     with served(argv, f"http://127.0.0.1:{port}", "/_stcore/health", log) as url:
         yield url
 

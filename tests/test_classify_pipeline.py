@@ -21,7 +21,7 @@ from genomics.readers import read_table
 from genomics.task import ClassificationTask
 from genomics.tokens import NucleotideTokenizer
 from pipelines import classify
-from pipelines.classify import PREDICTIONS
+from pipelines.artifacts import PREDICTIONS
 from pipelines.cli import build_parser, main, parse
 from titans_ts.training.tracking import file_sha256
 

@@ -12,7 +12,14 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from titans_ts.forecasting.data import DataError, SeriesTable, available_datasets, load_table, resolve_dataset
+from titans_ts.forecasting.data import (
+    DataError,
+    SeriesTable,
+    available_datasets,
+    load_table,
+    resolve_dataset,
+    table_stem,
+)
 from titans_ts.forecasting.data.catalog import BUNDLED_DIR
 
 ETTH1_SHA256 = "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"
@@ -41,6 +48,12 @@ def test_bundled_etth1_is_the_benchmark_file() -> None:
     bundled = BUNDLED_DIR / "ETTh1.csv.gz"
     assert hashlib.sha256(gzip.decompress(bundled.read_bytes())).hexdigest() == ETTH1_SHA256
     assert ETTH1_SHA256 in (BUNDLED_DIR / "README.md").read_text()
+
+
+def test_table_stem_knows_the_data_suffixes() -> None:
+    assert table_stem("ett/ETTh1.csv.gz") == "ETTh1"
+    assert table_stem(Path("Sales.CSV")) == "Sales" and table_stem("x.parquet") == "x"
+    assert table_stem("notes.txt") is None and table_stem("archive.gz") is None
 
 
 def test_resolve_dataset_falls_back_to_the_bundled_copy(tmp_path: Path) -> None:

@@ -7,7 +7,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from titans_ts.forecasting.data import DataError, WindowDataset, load_table, prepare_forecast, resolve_dataset
+from titans_ts.forecasting.data import (
+    DataError,
+    SeriesTable,
+    WindowDataset,
+    load_table,
+    prepare_forecast,
+    resolve_dataset,
+    sliding_windows,
+)
 
 
 def test_window_contents_and_count() -> None:
@@ -26,6 +34,32 @@ def test_window_contents_and_count() -> None:
     targets = windows.targets()
     assert targets.dtype == np.float32 and targets.shape == (len(windows), 4, 1)
     np.testing.assert_array_equal(targets, np.stack([windows[i][1].numpy() for i in range(len(windows))]))
+    inputs = windows.inputs()
+    assert inputs.dtype == np.float32 and inputs.shape == (len(windows), 5, 3)
+    np.testing.assert_array_equal(inputs, np.stack([windows[i][0].numpy() for i in range(len(windows))]))
+
+
+def test_sliding_windows() -> None:
+    rows = torch.arange(12.0).view(6, 2)
+    windows = sliding_windows(rows, 4)
+    assert windows.shape == (3, 4, 2)
+    torch.testing.assert_close(windows[2], rows[2:6], rtol=0, atol=0)
+
+
+def test_split_inputs_and_targets_are_its_windows() -> None:
+    rng = np.random.default_rng(0)
+    dates = np.arange("2024-01-01", 120, dtype="datetime64[h]")
+    table = SeriesTable(dates, rng.normal(size=(120, 3)), ["a", "b", "c"], "toy.csv", "h")
+    data = prepare_forecast(table, lookback=8, horizon=3, features="MS", target="b")
+    for split in ("train", "val", "test"):
+        windows = data.windows(split)
+        inputs, targets = data.inputs(split), data.targets(split)
+        assert inputs.shape == (len(windows), 8, 3) and targets.shape == (len(windows), 3, 1)
+        for i in (0, len(windows) - 1):
+            np.testing.assert_array_equal(inputs[i], windows[i][0].numpy())
+            np.testing.assert_array_equal(targets[i], windows[i][1].numpy())
+        # window i's target is the last 3 input rows of window i + 3 (b, the target, is the last input column)
+        np.testing.assert_array_equal(targets[:-3, :, 0], inputs[3:, -3:, -1])
 
 
 def test_batches_from_a_data_loader() -> None:
@@ -38,7 +72,6 @@ def test_batches_from_a_data_loader() -> None:
     ("shape", "lookback", "horizon", "message"),
     [
         ((10, 2), 8, 3, r"test rows: no windows: 10 rows, but lookback 8 \+ horizon 3 needs at least 11$"),
-        ((10, 2), 4, 0, r"test rows: horizon must be a positive integer, got 0$"),
         ((10,), 4, 2, r"test rows: rows must be 2-D \(time x channels\), got shape \(10,\)$"),
     ],
 )

@@ -18,8 +18,8 @@ import torch
 import yaml
 from pipeline_runs import crash_in_second_epoch, finished_run, write_series
 
+from pipelines.artifacts import FORECASTS, TRACE
 from pipelines.cli import main
-from pipelines.forecast_artifacts import FORECASTS, TRACE
 from titans_ts.forecasting.task import ForecastTask
 from titans_ts.training.tracking import file_sha256
 

@@ -26,8 +26,9 @@ def test_forecaster_shapes(variant: str, channels: str, patch_len: int, stride: 
     config = tiny_config(variant=variant, channels=channels, patch_len=patch_len, stride=stride)
     model = TitansForecastNet(config)
     x = torch.randn(2, 24, 3, requires_grad=True)
-    y = model(x)
+    y, state = model(x)
     assert y.shape == (2, 6, 3)
+    assert state.memories[0].op.weights[0].shape[0] == (6 if channels == "independent" else 2)  # a sequence per series
     y.square().mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     assert config.n_patches == {(4, 2): 11, (5, 3): 8, (1, 1): 24}[(patch_len, stride)]
@@ -36,7 +37,7 @@ def test_forecaster_shapes(variant: str, channels: str, patch_len: int, stride: 
 @pytest.mark.parametrize("channels", ["independent", "mixed"])
 def test_forecaster_selects_output_channels(channels: str) -> None:
     model = TitansForecastNet(tiny_config(out_index=(2,), channels=channels, revin_affine=True))
-    assert model(torch.randn(4, 24, 3)).shape == (4, 6, 1)
+    assert model(torch.randn(4, 24, 3))[0].shape == (4, 6, 1)
 
 
 def test_independent_channels_do_not_mix() -> None:
@@ -44,7 +45,7 @@ def test_independent_channels_do_not_mix() -> None:
     x = torch.randn(2, 24, 3)
     changed = x.clone()
     changed[..., 0] += torch.randn(2, 24)
-    y, y_changed = model(x), model(changed)
+    y, y_changed = model(x)[0], model(changed)[0]
     assert not torch.allclose(y[..., 0], y_changed[..., 0])
     torch.testing.assert_close(y[..., 1:], y_changed[..., 1:])
 
@@ -60,7 +61,7 @@ def test_revin_round_trip_and_scale_equivariance() -> None:
     torch.testing.assert_close(revin.denormalize(normalized[..., [2]], stats, [2]), x[..., [2]])
     model = TitansForecastNet(tiny_config()).eval()
     base = torch.randn(2, 24, 3)
-    torch.testing.assert_close(model(base * 3 + 7), model(base) * 3 + 7, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(model(base * 3 + 7)[0], model(base)[0] * 3 + 7, rtol=1e-4, atol=1e-4)
 
 
 def test_config_rejects_bad_shapes() -> None:
@@ -75,8 +76,8 @@ def test_config_rejects_bad_shapes() -> None:
 @pytest.mark.parametrize("individual", [False, True])
 def test_dlinear_shapes(individual: bool) -> None:
     model = DLinear(24, 6, 3, individual=individual)
-    assert model(torch.randn(5, 24, 3)).shape == (5, 6, 3)
-    assert DLinear(24, 6, 3, out_index=[1], individual=individual)(torch.randn(5, 24, 3)).shape == (5, 6, 1)
+    assert model(torch.randn(5, 24, 3))[0].shape == (5, 6, 3)
+    assert DLinear(24, 6, 3, out_index=[1], individual=individual)(torch.randn(5, 24, 3))[0].shape == (5, 6, 1)
     assert len(model.seasonal) == (3 if individual else 1)
 
 
@@ -88,6 +89,6 @@ def test_dlinear_trend_of_a_line_is_the_line_inside() -> None:
             linear.bias.zero_()
         model.seasonal[0].weight[:, 6:12] = torch.eye(6)
     line = torch.arange(24.0).view(1, 24, 1)
-    torch.testing.assert_close(model(line), torch.zeros(1, 6, 1))  # a moving average keeps a line inside
+    torch.testing.assert_close(model(line)[0], torch.zeros(1, 6, 1))  # a moving average keeps a line inside
     with pytest.raises(ValueError, match="odd"):
         DLinear(24, 6, 1, kernel_size=4)

@@ -51,7 +51,7 @@ def test_pooling_reads_only_real_tokens() -> None:
     model = TitansClassifierNet(6, 2, tiny("lmm"), "mean").eval()
     tokens = torch.tensor([[1, 2, 3, 4, 0, 0]])
     mask = tokens != 0
-    features = model.backbone(model.embedding(tokens))
+    features, _ = model.backbone(model.embedding(tokens))
     assert torch.allclose(model.pooling(features, mask), features[0, :4].mean(0, keepdim=True), atol=1e-6)
     model.pooling.how = "last"
     assert torch.equal(model.pooling(features, mask), features[:, 3])

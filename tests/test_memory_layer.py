@@ -90,15 +90,18 @@ def test_bad_arguments() -> None:
 
 @pytest.mark.parametrize("depth, update", [(1, "stable"), (1, "minibatch"), (2, "stable")])
 def test_trace_records_each_write_where_the_update_takes_its_gradient(depth: int, update: str) -> None:
-    """``trace`` ends in ``forward``'s state; each token's surprise and gradient norm are those of ℓ = ‖M(k) − v‖² at
-    the weights the rule takes its gradient at (after the previous token for the per-token rule, else at the chunk
-    start), also when the trace starts in the middle of a chunk; the step scale is the cap's σ_t (1 without a cap)."""
+    """A traced state records each write and ends where the untraced ``forward`` ends; each token's surprise and
+    gradient norm are those of ℓ = ‖M(k) − v‖² at the weights the rule takes its gradient at (after the previous token
+    for the per-token rule, else at the chunk start), also when the trace starts in the middle of a chunk; the step
+    scale is the cap's σ_t (1 without a cap)."""
     torch.manual_seed(0)
     memory = NeuralMemory(16, n_heads=2, depth=depth, chunk_size=4, theta_max=0.5, update=update).double()
     x = torch.randn(2, 11, 16, dtype=torch.float64)
     _, middle = memory(x[:, :3])  # one token short of a chunk: the trace opens a new chunk after one token
-    records, state = memory.trace(x[:, 3:], middle)
-    _, expected = memory(x[:, 3:], middle)
+    traced_y, state = memory(x[:, 3:], middle.traced())
+    y, expected = memory(x[:, 3:], middle)
+    records = state.trace
+    torch.testing.assert_close(traced_y, y)
     for got, want in zip(state.op.weights + state.op.momentum, expected.op.weights + expected.op.momentum):
         torch.testing.assert_close(got, want)
     assert records.shape == (2, 2, 8, len(TRACE_FIELDS))

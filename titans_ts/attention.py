@@ -21,10 +21,10 @@ def rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos, x[..., 2 * half :]], dim=-1)
 
 
-def sliding_window_mask(length: int, window: int, n_prefix: int = 0, device: torch.device | None = None) -> Tensor:
-    """Causal mask where token i sees j ∈ (i − window, i], and always the first ``n_prefix`` (persistent) tokens."""
-    i = torch.arange(length, device=device)[:, None]
-    j = torch.arange(length, device=device)[None, :]
+def sliding_window_mask(query_positions: Tensor, key_positions: Tensor, window: int, n_prefix: int = 0) -> Tensor:
+    """Causal mask (T_q, T_k) where the query at position i sees keys at j ∈ (i − window, i], and always the
+    persistent tokens, which hold positions 0 … n_prefix − 1."""
+    i, j = query_positions[:, None], key_positions[None, :]
     return (j <= i) & ((i - j < window) | (j < n_prefix))
 
 

@@ -1,132 +1,66 @@
 """The Titans backbones (§4): MAC, MAG, MAL and the memory-only LMM, built from one ``TitansConfig``.
 
 Every block is pre-norm residual: x ← x + Mixer(RMSNorm(x)), x ← x + SwiGLU(RMSNorm(x)); the mixer is
-the variant's own combination of the neural memory, attention and persistent memory. Inputs are
+the variant's own combination of the neural memory, attention and persistent memory (``mixers``). Inputs are
 embeddings (B, T, d_model); the backbone knows nothing of time series or DNA.
+
+State flows through the stack: ``y, state = titans(x, state)``, where ``TitansState`` holds one ``MixerState`` per
+block. Fed a sequence in pieces, passing the state along, the backbone gives what it gives on the whole sequence.
 """
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import Attention, segment_mask, sliding_window_mask
 from .config import TitansConfig
-from .memory import NeuralMemory
+from .memory import MemoryState
+from .mixers import MIXERS, MixerState
 from .persistent import PersistentMemory
 
 
-def build_memory(config: TitansConfig) -> NeuralMemory:
-    """The neural memory (Eq. 12-18) of one block, as the config describes it."""
-    return NeuralMemory(
-        config.d_model,
-        n_heads=config.n_heads,
-        depth=config.memory_depth,
-        expansion=config.memory_expansion,
-        chunk_size=config.chunk_size,
-        conv_size=config.conv_size,
-        gates=config.gates,
-        learned_init=config.learned_init,
-        theta_max=config.theta_max,
-        eta_max=config.eta_max,
-        update=config.memory_update,
-        detach_state=config.detach_state,
-        backend=config.backend,
-    )
+@dataclass
+class TitansState:
+    """What ``Titans`` carries from one call to the next: one ``MixerState`` per block, in order.
 
-
-class MemoryAsContext(nn.Module):
-    """MAC (Eq. 21-25), segment by segment with the memory state carried between segments:
-
-    h_t = M*_{t−1}(q_t);  y_t = Attn([p_1 … p_Np] ‖ h_t ‖ S^(t));  M_t = M_{t−1}(y_t);  o_t = y_t ⊗ M*_t(y_t).
-
-    Inside a segment token i attends to all persistent tokens and to h_j, x_j with j ≤ i, and reads the memory
-    just after its own write, so the layer is causal.
+    ``position`` 0 means a sequence starts with the next call (the persistent tokens are prepended then).
     """
 
-    def __init__(self, config: TitansConfig) -> None:
-        super().__init__()
-        self.segment_size = config.segment_size
-        self.memory = build_memory(config)
-        self.persistent = PersistentMemory(config.n_persistent, config.d_model)
-        self.attention = Attention(config.d_model, config.n_heads, config.dropout)
+    blocks: tuple[MixerState, ...]
 
-    def forward(self, x: Tensor) -> Tensor:
-        state, outputs = None, []
-        n_persistent = self.persistent.tokens.shape[0]
-        for segment in x.split(self.segment_size, dim=1):
-            length = segment.shape[1]
-            retrieved = self.memory.read(segment, state)  # h_t (Eq. 21)
-            context = torch.cat([self.persistent(x.shape[0]), retrieved, segment], dim=1)  # Eq. 22
-            positions = torch.arange(length, device=x.device)
-            key_positions = torch.cat([positions.new_zeros(n_persistent), positions, positions])
-            mask = segment_mask(length, n_persistent, x.device)
-            y = self.attention(segment, context, mask, positions, key_positions)  # Eq. 23
-            written, state = self.memory(y, state)  # Eq. 24, then M*_t(y_t)
-            outputs.append(y * written)  # Eq. 25
-        return torch.cat(outputs, dim=1)
+    @property
+    def position(self) -> int:
+        """Tokens of the sequence seen so far, persistent tokens included."""
+        return self.blocks[0].position
 
+    @property
+    def memories(self) -> tuple[MemoryState, ...]:
+        """Each block's neural-memory state."""
+        return tuple(block.memory for block in self.blocks)
 
-class SlidingWindowAttention(nn.Module):
-    """SW-Attn*: causal attention over the last ``window`` tokens, the persistent prefix always in view."""
+    def map(self, fn: Callable[[Tensor], Tensor]) -> TitansState:
+        """The state with ``fn`` applied to every tensor."""
+        return TitansState(tuple(block.map(fn) for block in self.blocks))
 
-    def __init__(self, config: TitansConfig) -> None:
-        super().__init__()
-        self.window, self.n_prefix = config.window, config.n_persistent
-        self.attention = Attention(config.d_model, config.n_heads, config.dropout)
+    def detach(self) -> TitansState:
+        """The same state cut from the autograd graph (truncated backprop through time)."""
+        return self.map(Tensor.detach)
 
-    def forward(self, x: Tensor) -> Tensor:
-        positions = torch.arange(x.shape[1], device=x.device)
-        mask = sliding_window_mask(x.shape[1], self.window, self.n_prefix, x.device)
-        return self.attention(x, x, mask, positions, positions)
+    def repeat(self, times: int) -> TitansState:
+        """The state of ``times`` copies of the batch, laid one after another (batch b·times + i is copy b of i)."""
+        return self.map(lambda t: t.repeat(times, *[1] * (t.dim() - 1)))
 
+    def carried(self) -> TitansState:
+        """A new sequence, read by memories that keep their weights M and momentum S; everything else (attention
+        context, convolution history, open chunks and segments) starts afresh. What online forecasting carries."""
+        return TitansState(tuple(block.carried() for block in self.blocks))
 
-class MemoryAsGate(nn.Module):
-    """MAG (Eq. 26-28): o = RMSNorm(SW-Attn*(x̃)) ⊗ SiLU(RMSNorm(M(x̃))), the two branches side by side."""
-
-    def __init__(self, config: TitansConfig) -> None:
-        super().__init__()
-        self.attention = SlidingWindowAttention(config)
-        self.memory = build_memory(config)
-        self.attention_norm = nn.RMSNorm(config.d_model)
-        self.memory_norm = nn.RMSNorm(config.d_model)
-
-    def forward(self, x: Tensor) -> Tensor:
-        memory, _ = self.memory(x)
-        return self.attention_norm(self.attention(x)) * F.silu(self.memory_norm(memory))
-
-
-class MemoryAsLayer(nn.Module):
-    """MAL (Eq. 29-31): y = M(x̃), o = SW-Attn(y)."""
-
-    def __init__(self, config: TitansConfig) -> None:
-        super().__init__()
-        self.memory = build_memory(config)
-        self.attention = SlidingWindowAttention(config)
-
-    def forward(self, x: Tensor) -> Tensor:
-        y, _ = self.memory(x)
-        return self.attention(y)
-
-
-class MemoryOnly(nn.Module):
-    """LMM: the neural memory as the sequence mixer, without attention."""
-
-    def __init__(self, config: TitansConfig) -> None:
-        super().__init__()
-        self.memory = build_memory(config)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.memory(x)[0]
-
-
-MIXERS: dict[str, type[nn.Module]] = {
-    "mac": MemoryAsContext,
-    "mag": MemoryAsGate,
-    "mal": MemoryAsLayer,
-    "lmm": MemoryOnly,
-}
+    def traced(self) -> TitansState:
+        """The same state, every memory recording its writes from here on (``MemoryState.trace``)."""
+        return TitansState(tuple(block.traced() for block in self.blocks))
 
 
 class FeedForward(nn.Module):
@@ -153,9 +87,10 @@ class TitansBlock(nn.Module):
         self.ffn = FeedForward(config.d_model, config.ffn_mult * config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.dropout(self.mixer(self.mixer_norm(x)))
-        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+    def forward(self, x: Tensor, state: MixerState | None = None) -> tuple[Tensor, MixerState]:
+        mixed, state = self.mixer(self.mixer_norm(x), state)
+        x = x + self.dropout(mixed)
+        return x + self.dropout(self.ffn(self.ffn_norm(x))), state
 
 
 class Titans(nn.Module):
@@ -173,12 +108,22 @@ class Titans(nn.Module):
         self.blocks = nn.ModuleList(TitansBlock(config) for _ in range(config.n_layers))
         self.norm = nn.RMSNorm(config.d_model)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def initial_state(self, batch: int) -> TitansState:
+        """The start of ``batch`` sequences: every memory at M_0, nothing seen."""
+        return TitansState(tuple(block.mixer.initial_state(batch) for block in self.blocks))
+
+    def forward(self, x: Tensor, state: TitansState | None = None) -> tuple[Tensor, TitansState]:
+        """Features (B, T, d_model) of the embeddings x (B, T, d_model) and the state after them; ``state`` (default:
+        ``initial_state``) is where the sequence stands, so x continues it."""
         if x.dim() != 3 or x.shape[-1] != self.config.d_model:
             raise ValueError(f"Titans expects (batch, time, {self.config.d_model}) embeddings, got {tuple(x.shape)}")
-        if self.persistent is not None:
+        states = state.blocks if state is not None else (None,) * len(self.blocks)
+        prefix = self.persistent is not None and (state is None or state.position == 0)
+        if prefix:
             x = self.persistent.prepend(x)
-        for block in self.blocks:
-            x = block(x)
+        ends = []
+        for block, block_state in zip(self.blocks, states):
+            x, block_state = block(x, block_state)
+            ends.append(block_state)
         x = self.norm(x)
-        return x if self.persistent is None else x[:, self.persistent.tokens.shape[0] :]
+        return (x[:, self.persistent.tokens.shape[0] :] if prefix else x), TitansState(tuple(ends))

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .mixers import MIXERS
+from .ops.memory_update import BACKENDS
 from .ops.memory_update.coefficients import UPDATE_RULES
 
-Variant = Literal["mac", "mag", "mal", "lmm"]
-VARIANTS: tuple[str, ...] = ("mac", "mag", "mal", "lmm")
+VARIANTS: tuple[str, ...] = tuple(MIXERS)  # the mixer registry: add a variant there
 
 
 @dataclass
 class TitansConfig:
-    """Configuration of ``Titans`` (§4) and its memories (§3); the defaults run on a CPU in seconds.
+    """Configuration of ``Titans`` (§4) and its memories (§3); the defaults run on a CPU in seconds. Each field is
+    described once, below (the command line's help text is read from here); ``choices`` in a field's metadata are
+    its allowed values.
 
     variant:        "mac" memory as context (Eq. 21-25), "mag" memory as gate (Eq. 26-28),
                     "mal" memory as layer (Eq. 29-31), "lmm" neural memory alone.
@@ -39,7 +42,7 @@ class TitansConfig:
     backend:        memory-update path: "auto", "chunked", "recurrent" (or "triton" when registered).
     """
 
-    variant: Variant = "mag"
+    variant: str = field(default="mag", metadata={"choices": VARIANTS})
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 4
@@ -54,11 +57,11 @@ class TitansConfig:
     learned_init: bool = True
     theta_max: float = 0.1
     eta_max: float = 0.9
-    memory_update: str = "stable"
+    memory_update: str = field(default="stable", metadata={"choices": UPDATE_RULES})
     ffn_mult: int = 4
     dropout: float = 0.0
     detach_state: bool = False
-    backend: str = "auto"
+    backend: str = field(default="auto", metadata={"choices": ("auto", *BACKENDS)})
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

@@ -1,4 +1,4 @@
-"""The one exception the data layer raises for bad input, and the positivity check shared by its modules."""
+"""The one exception the applications raise for bad input (``DataError``), and a positivity check for arguments."""
 
 from __future__ import annotations
 

@@ -5,14 +5,16 @@
     y_t = M_t(q_t) after writing (k_t, v_t) with Eq. 13-18            (``ops.memory_update``, rule ``update``)
     out_t = (RMSNorm(y_t) ⊙ SiLU(x_t W_G)) W_O                         output norm and gate (§4.4)
 
-``NeuralMemory.trace`` records what each write did: its surprise ℓ_t = ‖M(k_t) − v_t‖² and ‖∇ℓ_t‖ (Eq. 12, at the
-weights the update takes the gradient at: M_{t−1} for the exact per-token rule, else the chunk-start M_{t'}), the
-step scale σ_t that the update's cap applied (1 when it did not act) and its gates θ_t, η_t, α_t.
+A state that records (``MemoryState.traced``) keeps what each write did: its surprise ℓ_t = ‖M(k_t) − v_t‖² and
+‖∇ℓ_t‖ (Eq. 12, at the weights the update takes the gradient at: M_{t−1} for the exact per-token rule, else the
+chunk-start M_{t'}), the step scale σ_t that the update's cap applied (1 when it did not act) and its gates θ_t, η_t,
+α_t.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -32,16 +34,39 @@ class MemoryState:
 
     op:          the memory's weights, momentum and chunk position (``MemoryOpState``);
     conv:        the last ``conv_size − 1`` projected inputs, the causal convolution's history (B, 3·H·d, K−1);
-    chunk_gates: θ, η, α of the chunk in progress (B, H, 3), used when gates are per chunk.
+    chunk_gates: θ, η, α of the chunk in progress (B, H, 3), used when gates are per chunk;
+    trace:       None, or (B, H, T, 6) records over ``TRACE_FIELDS`` of every write since tracing started
+                 (``traced()``); each call appends its writes.
     """
 
     op: MemoryOpState
     conv: Tensor
     chunk_gates: Tensor
+    trace: Tensor | None = None
+
+    def map(self, fn: Callable[[Tensor], Tensor]) -> MemoryState:
+        """The state with ``fn`` applied to every tensor (e.g. ``Tensor.detach``, a batch repeat)."""
+        trace = None if self.trace is None else fn(self.trace)
+        return MemoryState(self.op.map(fn), fn(self.conv), fn(self.chunk_gates), trace)
 
     def detach(self) -> MemoryState:
         """The same state cut from the autograd graph (truncated backprop through time)."""
-        return MemoryState(self.op.detach(), self.conv.detach(), self.chunk_gates.detach())
+        return self.map(Tensor.detach)
+
+    def traced(self) -> MemoryState:
+        """The same state, recording every write from here on (``trace`` starts empty)."""
+        batch, heads = self.chunk_gates.shape[:2]
+        return replace(self, trace=self.chunk_gates.new_zeros(batch, heads, 0, len(TRACE_FIELDS)))
+
+    def carried(self) -> MemoryState:
+        """A new sequence read by this memory: its weights M and momentum S kept, the convolution history, chunk and
+        gates as at the start of any sequence, the trace (if recording) emptied. What online forecasting carries."""
+        fresh = MemoryState(
+            MemoryOpState.at_chunk_start(self.op.weights, self.op.momentum),
+            torch.zeros_like(self.conv),
+            torch.zeros_like(self.chunk_gates),
+        )
+        return fresh if self.trace is None else fresh.traced()
 
 
 TRACE_FIELDS = ("surprise", "grad_norm", "step_scale", "theta", "eta", "alpha")
@@ -166,13 +191,20 @@ class NeuralMemory(nn.Module):
         return self.out(y * F.silu(self.out_gate(x)))
 
     def forward(self, x: Tensor, state: MemoryState | None = None) -> tuple[Tensor, MemoryState]:
-        """Write every token of x into the memory and read each after its write (Eq. 13-18)."""
+        """Write every token of x into the memory and read each after its write (Eq. 13-18); a state that records
+        (``MemoryState.traced``) comes back with this call's writes appended to its trace."""
         state = state or self.initial_state(x.shape[0])
         q, k, v, history = self._project(x, state.conv)
         gates, open_gates = self._gates(x, state)
-        theta, eta, alpha = gates.unbind(-1)
-        y, op_state = memory_update(q, k, v, theta, eta, alpha, state.op, self.chunk_size, self.backend, self.update)
-        new_state = MemoryState(op_state, history, open_gates)
+        if state.trace is None:
+            theta, eta, alpha = gates.unbind(-1)
+            y, op_state = memory_update(q, k, v, theta, eta, alpha, state.op, self.chunk_size, self.backend,
+                                        self.update)
+            trace = None
+        else:
+            y, op_state, records = self._traced_update(q, k, v, gates, state.op)
+            trace = torch.cat([state.trace, records], dim=2)
+        new_state = MemoryState(op_state, history, open_gates, trace)
         return self._output(y, x), new_state.detach() if self.detach_state else new_state
 
     @property
@@ -192,27 +224,26 @@ class NeuralMemory(nn.Module):
             k, theta, eta = (torch.cat(pair, dim=2) for pair in ((seen_k, k), (seen_theta, theta), (seen_eta, eta)))
         return write_scale(op.chunk_weights, k, theta, eta)[:, :, op.offset :]
 
-    def trace(self, x: Tensor, state: MemoryState | None = None) -> tuple[Tensor, MemoryState]:
-        """What every write of x does, (B, H, T, 6) over ``TRACE_FIELDS`` (surprise, gradient norm, step scale, θ, η,
-        α), and the state after x, which ``forward`` would also return. Writes one gradient point at a time (a token
-        for the per-token rule, else a chunk) so that each surprise is taken where the update takes its gradient."""
-        state = state or self.initial_state(x.shape[0])
-        q, k, v, history = self._project(x, state.conv)
-        gates, open_gates = self._gates(x, state)
+    def _traced_update(
+        self, q: Tensor, k: Tensor, v: Tensor, gates: Tensor, op: MemoryOpState
+    ) -> tuple[Tensor, MemoryOpState, Tensor]:
+        """The update of ``forward``, one gradient point at a time (a token for the per-token rule, else a chunk) so
+        that each write's surprise is taken where the update takes its gradient: the read-out (B, H, T, d), the state,
+        and the records (B, H, T, 6) over ``TRACE_FIELDS``."""
         unit = 1 if self.per_token else self.chunk_size
-        op, start, records = state.op, 0, []
-        while start < x.shape[1]:
-            end = min(x.shape[1], start + unit - op.offset % unit)
-            part = slice(start, end)
+        start, outputs, records = 0, [], []
+        while start < q.shape[2]:
+            part = slice(start, min(q.shape[2], start + unit - op.offset % unit))
             theta, eta, alpha = gates[:, :, part].unbind(-1)
             at = op.weights if self.per_token else op.chunk_weights
             surprise, grad_norm = write_surprise(at, k[:, :, part], v[:, :, part])
             scale = self._step_scale(op, k[:, :, part], theta, eta)
             records.append(torch.stack([surprise, grad_norm, scale], dim=-1))
-            _, op = memory_update(q[:, :, part], k[:, :, part], v[:, :, part], theta, eta, alpha, op,
+            y, op = memory_update(q[:, :, part], k[:, :, part], v[:, :, part], theta, eta, alpha, op,
                                   self.chunk_size, self.backend, self.update)
-            start = end
-        return torch.cat([torch.cat(records, dim=2), gates], dim=-1), MemoryState(op, history, open_gates)
+            outputs.append(y)
+            start = part.stop
+        return torch.cat(outputs, dim=2), op, torch.cat([torch.cat(records, dim=2), gates], dim=-1)
 
     def read(self, x: Tensor, state: MemoryState | None = None) -> Tensor:
         """M*(q_t): read the memory as it stands in ``state`` without writing (Eq. 15, and Eq. 21 of MAC).

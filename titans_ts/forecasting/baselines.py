@@ -32,7 +32,9 @@ class DLinear(nn.Module):
         self.seasonal = nn.ModuleList(nn.Linear(lookback, horizon) for _ in range(n_maps))
         self.trend = nn.ModuleList(nn.Linear(lookback, horizon) for _ in range(n_maps))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, state: None = None) -> tuple[Tensor, None]:
+        """Forecasts (B, H, C_out) of the windows x (B, L, C_in); no state (the forecaster protocol of ``ForecastTask``:
+        ``(forecast, state)``, None for a model without memory)."""
         series = x.transpose(1, 2)  # (B, C, L)
         pad = (self.kernel_size - 1) // 2
         trend = F.avg_pool1d(F.pad(series, (pad, pad), mode="replicate"), self.kernel_size, stride=1)
@@ -42,7 +44,7 @@ class DLinear(nn.Module):
         else:
             y = _per_channel(self.seasonal, seasonal) + _per_channel(self.trend, trend)
         y = y.transpose(1, 2)  # (B, H, C)
-        return y if self.out_index is None else y[..., self.out_index]
+        return (y if self.out_index is None else y[..., self.out_index]), None
 
 
 def _per_channel(maps: nn.ModuleList, series: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from titans_ts.backbones import Titans
+from titans_ts.backbones import Titans, TitansState
 from titans_ts.config import TitansConfig
 
 ChannelMode = Literal["independent", "mixed"]
@@ -130,7 +130,15 @@ class TitansForecastNet(nn.Module):
             nn.Linear(config.n_patches * d_model, config.horizon * (config.n_outputs if mixed else 1)),
         )
 
-    def forward(self, x: Tensor) -> Tensor:
+    def initial_state(self, batch: int) -> TitansState:
+        """The backbone's state at the start of ``batch`` windows (one sequence per forecast channel when channels are
+        independent)."""
+        independent = self.config.channels == "independent"
+        return self.backbone.initial_state(batch * self.config.n_outputs if independent else batch)
+
+    def forward(self, x: Tensor, state: TitansState | None = None) -> tuple[Tensor, TitansState]:
+        """Forecasts (B, H, C_out) of the windows x (B, L, C_in) and the backbone's state after reading them;
+        ``state`` (default: every memory at M_0, as in training) is where the backbone starts."""
         config = self.config
         if x.dim() != 3 or x.shape[1:] != (config.lookback, config.n_inputs):
             raise ValueError(f"expected (batch, {config.lookback}, {config.n_inputs}) windows, got {tuple(x.shape)}")
@@ -141,13 +149,14 @@ class TitansForecastNet(nn.Module):
         if config.channels == "independent":
             series = (x if index is None else x[..., index]).transpose(1, 2)  # (B, C_out, L)
             tokens = self._patches(series.reshape(-1, config.lookback))  # (B·C_out, N, P)
-            y = self.head(self.backbone(self.embed(tokens)))  # (B·C_out, H)
-            y = y.view(batch, -1, config.horizon).transpose(1, 2)
+            features, state = self.backbone(self.embed(tokens), state)
+            y = self.head(features).view(batch, -1, config.horizon).transpose(1, 2)  # (B·C_out, H) → (B, H, C_out)
         else:
             patches = self._patches(x.transpose(1, 2).reshape(-1, config.lookback))  # (B·C_in, N, P)
             tokens = patches.view(batch, config.n_inputs, config.n_patches, -1).transpose(1, 2).flatten(2)
-            y = self.head(self.backbone(self.embed(tokens))).view(batch, config.horizon, config.n_outputs)
-        return y if self.revin is None else self.revin.denormalize(y, stats, index)
+            features, state = self.backbone(self.embed(tokens), state)
+            y = self.head(features).view(batch, config.horizon, config.n_outputs)
+        return (y if self.revin is None else self.revin.denormalize(y, stats, index)), state
 
     def _patches(self, series: Tensor) -> Tensor:
         """(S, L) → (S, n_patches, patch_len), the first patch padded at the start with the first value."""
@@ -155,3 +164,15 @@ class TitansForecastNet(nn.Module):
         span = (config.n_patches - 1) * config.stride + config.patch_len
         padded = torch.cat([series[:, :1].expand(-1, span - config.lookback), series], dim=1)
         return padded.unfold(1, config.patch_len, config.stride)
+
+
+class ForecastOnly(nn.Module):
+    """windows (B, L, C_in) → forecasts (B, H, C_out) of ``model`` (``model(x) -> (forecast, state)``), each window from
+    the initial state: the one-output form a forecaster is exported and served in."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)[0]

@@ -12,6 +12,9 @@ by reading the blocks B_1 … B_k, k = ⌊T/L⌋ − 1, one after another, inste
 - what crosses from one block to the next is each memory's weights M and momentum S (Eq. 13-14) after its last write
   of the block; the memory update is the test-time learning, and no optimiser step touches the outer weights.
 
+In the model's own terms, a block is read with ``_, state = model(block[None], state)`` and carried with
+``state = state.carried()`` (``TitansState.carried``).
+
 So the forecast window starts at or after the end of the blocks read (k·L ≤ T − L), no row is read twice, and with
 k = 0 (T < 2L) the forecast is the frozen model's. For the memory-only variant without convolution (conv_size 1) or
 persistent tokens, and a chunk size dividing the tokens of a block, carrying the memory from block to block is
@@ -22,72 +25,39 @@ stream's first row, not from the pieces.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from titans_ts.forecasting.data import ForecastData
+from titans_ts.backbones import TitansState
+from titans_ts.forecasting.data import ForecastData, sliding_windows
+from titans_ts.forecasting.metrics import forecast_errors
 from titans_ts.forecasting.model import TitansForecastNet
-from titans_ts.memory import MemoryState, NeuralMemory
 from titans_ts.ops.memory_update import MemoryOpState
 
 LayerMemory = tuple[tuple[Tensor, ...], tuple[Tensor, ...]]
 """One memory's weights M and momentum S, each a tuple over its MLP layers of (batch, heads, d_in, d_out) tensors."""
 Memories = tuple[LayerMemory, ...]
-"""The ``LayerMemory`` of every ``NeuralMemory`` of a model, in module order."""
+"""The ``LayerMemory`` of every block's memory, in order: the saved form of a carried ``TitansState``."""
 
 
-@contextmanager
-def _carried(model: nn.Module, start: Memories | None) -> Iterator[list[MemoryState | None]]:
-    """Inside the ``with``, ``model`` runs in eval mode with every memory starting from ``start`` (None: M_0) wherever
-    it would start from its initial state; the yielded list receives each memory's state after its last write."""
-    memories = [module for module in model.modules() if isinstance(module, NeuralMemory)]
-    if start is not None and len(start) != len(memories):
-        raise ValueError(f"the carried state holds {len(start)} memories, the model has {len(memories)}")
-    end: list[MemoryState | None] = [None] * len(memories)
-    hooks = [memory.register_forward_hook(partial(_record, end, i)) for i, memory in enumerate(memories)]
-    if start is not None:
-        for memory, carried in zip(memories, start):
-            memory.initial_state = partial(_resume, memory, carried)  # shadows the method for this block only
+def forecast_window(
+    model: TitansForecastNet, windows: Tensor, memories: TitansState | None
+) -> tuple[Tensor, TitansState]:
+    """Forecasts (B, H, C_out) of ``windows`` (B, L, C_in), every memory starting from ``memories`` (a carried state
+    of one window, ``TitansState.carried``, repeated for the B windows; None: M_0), and the backbone's state after
+    reading them. Without gradients, in eval mode."""
+    start = None if memories is None else memories.repeat(windows.shape[0])
     training = model.training
     model.eval()
     try:
-        yield end
+        with torch.no_grad():
+            return model(windows, start)
     finally:
         model.train(training)
-        for memory, hook in zip(memories, hooks):
-            hook.remove()
-            memory.__dict__.pop("initial_state", None)
-
-
-def _record(end: list[MemoryState | None], index: int, module: nn.Module, args: Any, output: Any) -> None:
-    end[index] = output[1]
-
-
-def _resume(memory: NeuralMemory, carried: LayerMemory, batch: int) -> MemoryState:
-    """``memory``'s starting state for ``batch`` sequences: the carried M and S (repeated when ``batch`` is a multiple
-    of the carried batch, for several windows of one series), a fresh convolution history, a chunk just opened."""
-    weights, momentum = carried
-    repeats, rest = divmod(batch, weights[0].shape[0])
-    if rest or not repeats:
-        raise ValueError(f"a batch of {batch} sequences cannot start from a memory carried for {weights[0].shape[0]}")
-    weights, momentum = (tuple(t.repeat(repeats, 1, 1, 1) for t in ts) for ts in (weights, momentum))
-    fresh = NeuralMemory.initial_state(memory, batch)
-    return MemoryState(MemoryOpState.at_chunk_start(weights, momentum), fresh.conv, fresh.chunk_gates)
-
-
-def forecast_window(model: TitansForecastNet, windows: Tensor, memories: Memories | None) -> tuple[Tensor, Memories]:
-    """Forecasts (B, H, C_out) of ``windows`` (B, L, C_in), every memory starting from ``memories`` (None: M_0), and the
-    memories after reading them. Without gradients, in eval mode."""
-    with torch.no_grad(), _carried(model, memories) as end:
-        forecasts = model(windows)
-    return forecasts, tuple((state.op.weights, state.op.momentum) for state in end)
 
 
 class MemoryStream:
@@ -95,13 +65,14 @@ class MemoryStream:
     forecasts from the last L rows with the memories reached so far; ``state_dict()`` saves the stream, and
     ``MemoryStream(model, **state)`` restores it.
 
-    ``rows`` (n, C_in) are the rows after the last block read (the stream's first rows when ``memories`` is None).
+    ``rows`` (n, C_in) are the rows after the last block read (the stream's first rows when ``memories`` is None);
+    ``memories`` the weights and momentum the blocks read so far left in each memory.
     """
 
     def __init__(self, model: TitansForecastNet, rows: Tensor | None = None, memories: Memories | None = None) -> None:
         self.model = model
         self.rows = rows if rows is not None else torch.zeros(0, model.config.n_inputs)
-        self.memories = memories
+        self.state = None if memories is None else _restore(model, memories)
 
     def update(self, rows: Tensor) -> None:
         """Append ``rows`` (n, C_in) to the stream and read every block that has L rows or more after it."""
@@ -110,7 +81,7 @@ class MemoryStream:
         lookback = self.model.config.lookback
         self.rows = torch.cat([self.rows, rows.to(self.rows)])
         while self.rows.shape[0] >= 2 * lookback:
-            _, self.memories = forecast_window(self.model, self.rows[None, :lookback], self.memories)
+            self.state = forecast_window(self.model, self.rows[None, :lookback], self.state)[1].carried()
             self.rows = self.rows[lookback:]
 
     def forecast(self) -> Tensor:
@@ -118,11 +89,27 @@ class MemoryStream:
         lookback = self.model.config.lookback
         if self.rows.shape[0] < lookback:
             raise ValueError(f"the stream holds {self.rows.shape[0]} rows; a forecast needs the lookback, {lookback}")
-        return forecast_window(self.model, self.rows[None, -lookback:], self.memories)[0][0]
+        return forecast_window(self.model, self.rows[None, -lookback:], self.state)[0][0]
 
     def state_dict(self) -> dict[str, Any]:
         """The stream's rows and memories (tensors in tuples), what ``MemoryStream(model, **state)`` takes back."""
-        return {"rows": self.rows, "memories": self.memories}
+        memories = None
+        if self.state is not None:
+            memories = tuple((memory.op.weights, memory.op.momentum) for memory in self.state.memories)
+        return {"rows": self.rows, "memories": memories}
+
+
+def _restore(model: TitansForecastNet, memories: Memories) -> TitansState:
+    """The carried state whose memories hold the saved ``memories``."""
+    if len(memories) != len(model.backbone.blocks):
+        raise ValueError(f"the saved stream holds {len(memories)} memories, the model has {len(model.backbone.blocks)}")
+    start = model.backbone.initial_state(memories[0][0][0].shape[0])
+    return TitansState(
+        tuple(
+            replace(block, memory=replace(block.memory, op=MemoryOpState.at_chunk_start(weights, momentum)))
+            for block, (weights, momentum) in zip(start.blocks, memories)
+        )
+    )
 
 
 def online_forecast(model: TitansForecastNet, history: Tensor) -> Tensor:
@@ -144,10 +131,11 @@ def window_forecasts(model: TitansForecastNet, rows: Tensor, online: bool = True
     memories, forecasts = None, []
     for block in range(-(-count // lookback)):
         if block and online:
-            _, memories = forecast_window(model, rows[None, (block - 1) * lookback : block * lookback], memories)
-        starts = range(block * lookback, min((block + 1) * lookback, count))
-        for first in range(0, len(starts), batch_size):
-            windows = torch.stack([rows[i : i + lookback] for i in starts[first : first + batch_size]])
+            block_rows = rows[None, (block - 1) * lookback : block * lookback]
+            memories = forecast_window(model, block_rows, memories)[1].carried()
+        stop = min((block + 1) * lookback, count)
+        for first in range(block * lookback, stop, batch_size):
+            windows = sliding_windows(rows, lookback)[first : min(first + batch_size, stop)]
             forecasts.append(forecast_window(model, windows, memories)[0])
     return torch.cat(forecasts)
 
@@ -167,12 +155,13 @@ class OnlineComparison:
         return int(bad.argmax()) if bad.any() else None
 
     def metrics(self) -> dict[str, float]:
-        """MSE and MAE of both: ``frozen_mse``, ``frozen_mae``, ``online_mse``, ``online_mae``."""
-        errors = {"frozen": self.frozen - self.targets, "online": self.online - self.targets}
+        """MSE and MAE of both (``forecasting.metrics``): ``frozen_mse``, ``frozen_mae``, ``online_mse``,
+        ``online_mae``."""
+        forecasts = {"frozen": self.frozen, "online": self.online}
         return {
-            f"{name}_{metric}": float(np.mean(np.square(error) if metric == "mse" else np.abs(error)))
-            for name, error in errors.items()
-            for metric in ("mse", "mae")
+            f"{name}_{metric}": value
+            for name, values in forecasts.items()
+            for metric, value in forecast_errors(values, self.targets).items()
         }
 
 
@@ -193,5 +182,5 @@ def compare_online(
     return OnlineComparison(
         frozen=frozen,
         online=window_forecasts(model, rows, online=True, batch_size=batch_size).cpu().numpy(),
-        targets=data.windows(split).targets(),
+        targets=data.targets(split),
     )

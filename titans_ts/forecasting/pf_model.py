@@ -12,7 +12,9 @@ and TiDE, since the head is linear over the patches of one lookback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from copy import copy
+from dataclasses import fields
 from typing import Any
 
 import torch
@@ -41,15 +43,15 @@ _COVARIATE_MAPS = ("categorical_groups", "embedding_sizes", "embedding_labels")
 
 
 class TitansPF(BaseModelWithCovariates):
-    """Titans for pytorch-forecasting; build it with ``TitansPF.from_dataset(dataset, **hyperparameters)``.
+    """Titans for pytorch-forecasting; build it with ``TitansPF.from_dataset(dataset, config=TitansConfig(...), ...)``.
 
     Args:
         context_length, prediction_length: L and H, set by ``from_dataset``.
-        variant, d_model, n_layers, n_heads, memory_depth, chunk_size, segment_size, window, n_persistent: the Titans
-            backbone (``TitansConfig``).
+        config: the Titans backbone, a ``TitansConfig`` or its ``to_dict()`` (default: ``TitansConfig()``); the hparams
+            (and so checkpoints) hold it as that plain dict, and ``self.config`` as the ``TitansConfig``. Its dropout
+            also applies before the head.
         patch_len, stride: patching of the encoder window; one token holds all targets and covariates of its patch.
         hidden_size: width per forecast step before the known future covariates join, and of the output MLP.
-        dropout: dropout in the backbone and before the head.
         output_size: outputs per target, set by ``from_dataset`` from the loss (e.g. the number of quantiles).
         loss: a pytorch-forecasting metric (default MAE); ``QuantileLoss`` gives prediction intervals.
         the covariate lists and embedding maps: set by ``from_dataset`` (``BaseModelWithCovariates``).
@@ -60,19 +62,10 @@ class TitansPF(BaseModelWithCovariates):
         self,
         context_length: int,
         prediction_length: int,
-        variant: str = "mag",
-        d_model: int = 32,
-        n_layers: int = 2,
-        n_heads: int = 4,
-        memory_depth: int = 2,
-        chunk_size: int = 16,
-        segment_size: int = 32,
-        window: int = 32,
-        n_persistent: int = 4,
+        config: TitansConfig | Mapping[str, Any] | None = None,
         patch_len: int = 8,
         stride: int = 4,
         hidden_size: int = 32,
-        dropout: float = 0.1,
         output_size: int | list[int] = 1,
         loss: MultiHorizonMetric | None = None,
         logging_metrics: nn.ModuleList | None = None,
@@ -95,6 +88,11 @@ class TitansPF(BaseModelWithCovariates):
                 f"need 1 ≤ patch_len ≤ context_length {context_length} and stride ≥ 1; "
                 f"got patch_len {patch_len}, stride {stride}"
             )
+        loose = [name for name in kwargs if name in {spec.name for spec in fields(TitansConfig)}]
+        if loose:
+            raise TypeError(f"TitansPF takes the backbone as config=TitansConfig(...), not {', '.join(loose)}")
+        backbone = config if isinstance(config, TitansConfig) else TitansConfig(**(config or {}))
+        config = backbone.to_dict()  # what save_hyperparameters records: plain types, rebuilt on loading a checkpoint
         self.save_hyperparameters(ignore=["loss", "logging_metrics"])
         for name in _COVARIATE_LISTS + _COVARIATE_MAPS:
             if self.hparams[name] is None:
@@ -110,25 +108,14 @@ class TitansPF(BaseModelWithCovariates):
         )
         self.n_patches = -(-(context_length - patch_len) // stride) + 1
         width = len(self.target_names) + self.encoder_covariate_size
-        self.embed = nn.Linear(patch_len * width, d_model)
-        self.static = nn.Linear(self.static_size, d_model) if self.static_size else None
-        backbone = TitansConfig(
-            variant=variant,
-            d_model=d_model,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            memory_depth=memory_depth,
-            chunk_size=chunk_size,
-            segment_size=segment_size,
-            window=window,
-            n_persistent=n_persistent,
-            dropout=dropout,
-        )
+        self.config = backbone
+        self.embed = nn.Linear(patch_len * width, backbone.d_model)
+        self.static = nn.Linear(self.static_size, backbone.d_model) if self.static_size else None
         self.backbone = Titans(backbone)
         self.head = nn.Sequential(
             nn.Flatten(start_dim=1),
-            nn.Dropout(dropout),
-            nn.Linear(self.n_patches * d_model, prediction_length * hidden_size),
+            nn.Dropout(backbone.dropout),
+            nn.Linear(self.n_patches * backbone.d_model, prediction_length * hidden_size),
         )
         outputs = sum(output_size) if isinstance(output_size, (list, tuple)) else output_size
         self.output = nn.Sequential(
@@ -165,7 +152,7 @@ class TitansPF(BaseModelWithCovariates):
         tokens = self.embed(_patches(torch.cat(parts, dim=-1), hp.patch_len, hp.stride, self.n_patches))
         if self.static is not None:
             tokens = tokens + self.static(torch.cat([encoder[n][:, 0] for n in self.static_variables], dim=-1))[:, None]
-        steps = self.head(self.backbone(tokens)).view(tokens.shape[0], hp.prediction_length, hp.hidden_size)
+        steps = self.head(self.backbone(tokens)[0]).view(tokens.shape[0], hp.prediction_length, hp.hidden_size)
         if self.decoder_covariate_size:
             decoder = self.extract_features(x, self.embeddings, period="decoder")
             known = [decoder[name] for name in self.decoder_variables if name not in self.target_names]
@@ -178,8 +165,8 @@ class TitansPF(BaseModelWithCovariates):
     @classmethod
     def from_dataset(cls, dataset: TimeSeriesDataSet, **kwargs: Any) -> TitansPF:
         """A model for ``dataset``: its lengths, covariates, normaliser and (from ``loss``) output sizes; ``kwargs``
-        are hyperparameters. ValueError for a categorical target, variable lengths, or a target not among the
-        dataset's reals (put it in ``time_varying_unknown_reals``)."""
+        are hyperparameters (``config``, ``patch_len``, ..., ``BaseModel``'s). ValueError for a categorical target,
+        variable lengths, or a target not among the dataset's reals (put it in ``time_varying_unknown_reals``)."""
         if isinstance(dataset.target_normalizer, NaNLabelEncoder):
             raise ValueError("TitansPF forecasts real-valued targets; the target is categorical")
         if dataset.min_encoder_length != dataset.max_encoder_length or dataset.randomize_length is not None:

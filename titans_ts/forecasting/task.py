@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from titans_ts.forecasting.data import ForecastData
+from titans_ts.forecasting.metrics import errors
 from titans_ts.training.fit import FitResult, fit_and_predict
 from titans_ts.training.settings import TrainSettings
 
@@ -19,8 +20,8 @@ LOSS_FUNCTIONS = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.smooth_l1_loss
 
 
 class ForecastTask(L.LightningModule):
-    """A forecaster trained on (x, y) windows with ``settings.loss``; logs ``train_loss`` per epoch and
-    ``val_mse``/``val_mae`` over all validation windows."""
+    """A forecaster (``model(x) -> (forecast, state)``) trained on (x, y) windows with ``settings.loss``; logs
+    ``train_loss`` per epoch and ``val_mse``/``val_mae`` over all validation windows."""
 
     def __init__(self, model: nn.Module, settings: TrainSettings) -> None:
         super().__init__()
@@ -28,7 +29,8 @@ class ForecastTask(L.LightningModule):
         self.loss = LOSS_FUNCTIONS[settings.loss]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.model(x)
+        """The forecasts of windows x, each from the model's initial state (the state it returns is not kept)."""
+        return self.model(x)[0]
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
@@ -38,9 +40,9 @@ class ForecastTask(L.LightningModule):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
-        prediction = self(x)
-        self.log("val_mse", F.mse_loss(prediction, y), prog_bar=True, batch_size=len(x))
-        self.log("val_mae", F.l1_loss(prediction, y), batch_size=len(x))
+        found = errors(self(x), y)
+        self.log("val_mse", found["mse"], prog_bar=True, batch_size=len(x))
+        self.log("val_mae", found["mae"], batch_size=len(x))
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self(batch[0])

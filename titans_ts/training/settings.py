@@ -3,7 +3,7 @@ so that the command line can validate options before the heavy libraries load)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -14,21 +14,30 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How to train: Adam at ``lr``; at most ``epochs`` epochs, stopping after ``patience`` epochs without a better
-    validation score; ``max_train_batches`` caps the batches per epoch (None: all); ``device`` is "auto" (CUDA when
-    present), "cpu" or "cuda"; ``threads`` sets torch's CPU threads (None: torch's default). Forecasting only
-    (classification trains on cross-entropy at a constant rate): the ``loss``, and the ``lr_schedule`` stepped per
-    epoch: "constant", "halving" (lr·0.5^e in epoch e, Time-Series-Library's "type1") or "cosine" (annealed to 0 over
-    ``epochs``). ValueError for a bad value, or for "cuda" on a machine without CUDA."""
+    """How to train, one line per field (the command line's help text is read from here; ``choices`` in a field's
+    metadata are its allowed values). ValueError for a bad value, or for "cuda" on a machine without CUDA.
+
+    lr:                Adam learning rate.
+    batch_size:        training examples (windows, sequences) per batch.
+    epochs:            most epochs.
+    patience:          stop after this many epochs without a better validation score.
+    loss:              training loss (forecasting only; classification trains on cross-entropy).
+    max_train_batches: train on at most this many batches per epoch (default None: all); validation and test use all.
+    device:            "auto" (CUDA when torch sees it, else CPU), "cpu" or "cuda".
+    lr_schedule:       learning rate per epoch (forecasting only): "constant", "halving" (lr·0.5^e in epoch e,
+                       Time-Series-Library's "type1") or "cosine" (annealed to 0 over ``epochs``).
+    threads:           torch CPU threads (default None: torch's choice, one per core); on a small or busy machine 1
+                       is often several times faster for small models.
+    """
 
     lr: float = 1e-3
     batch_size: int = 32
     epochs: int = 10
     patience: int = 3
-    loss: str = "mse"
+    loss: str = field(default="mse", metadata={"choices": LOSSES})
     max_train_batches: int | None = None
-    device: str = "auto"
-    lr_schedule: str = "constant"
+    device: str = field(default="auto", metadata={"choices": DEVICES})
+    lr_schedule: str = field(default="constant", metadata={"choices": LR_SCHEDULES})
     threads: int | None = None
 
     def __post_init__(self) -> None:

@@ -4,11 +4,20 @@ and serve sliding windows."""
 from titans_ts.errors import DataError
 from titans_ts.forecasting.data.catalog import available_datasets, resolve_dataset
 from titans_ts.forecasting.data.splits import ForecastData, min_rows, prepare_forecast, split_borders, split_kind
-from titans_ts.forecasting.data.table import NAN_POLICIES, SeriesTable, load_table
-from titans_ts.forecasting.data.windows import WindowDataset
+from titans_ts.forecasting.data.table import (
+    NAN_POLICIES,
+    TABLE_SUFFIXES,
+    TABLE_SUFFIXES_TEXT,
+    SeriesTable,
+    load_table,
+    table_stem,
+)
+from titans_ts.forecasting.data.windows import WindowDataset, sliding_windows
 
 __all__ = [
     "NAN_POLICIES",
+    "TABLE_SUFFIXES",
+    "TABLE_SUFFIXES_TEXT",
     "DataError",
     "ForecastData",
     "SeriesTable",
@@ -18,6 +27,8 @@ __all__ = [
     "min_rows",
     "prepare_forecast",
     "resolve_dataset",
+    "sliding_windows",
     "split_borders",
     "split_kind",
+    "table_stem",
 ]

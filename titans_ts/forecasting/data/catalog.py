@@ -6,9 +6,9 @@ from pathlib import Path
 
 from titans_ts.data_dir import default_data_dir
 from titans_ts.errors import DataError
+from titans_ts.forecasting.data.table import table_stem
 
 BUNDLED_DIR = Path(__file__).parent
-_SUFFIXES = (".csv.gz", ".csv", ".parquet")
 
 
 def available_datasets(data_dir: str | Path | None = None) -> dict[str, Path]:
@@ -37,7 +37,4 @@ def resolve_dataset(name: str, data_dir: str | Path | None = None) -> Path:
 
 def _stem(path: Path) -> str | None:
     """``path``'s name without a data suffix, or None if it is not a data file."""
-    for suffix in _SUFFIXES:
-        if path.is_file() and path.name.lower().endswith(suffix):
-            return path.name[: -len(suffix)]
-    return None
+    return table_stem(path) if path.is_file() else None

@@ -125,6 +125,14 @@ class ForecastData:
         name = f"{self.table.source} [{split}]"
         return WindowDataset(self.scaled[split], self.lookback, self.horizon, self.out_index, name=name)
 
+    def inputs(self, split: str) -> np.ndarray:
+        """Every window's x of ``split`` in window order: (windows, lookback, len(columns)), float32, scaled."""
+        return self.windows(split).inputs()
+
+    def targets(self, split: str) -> np.ndarray:
+        """Every window's y of ``split`` in window order: (windows, horizon, len(out_columns)), float32, scaled."""
+        return self.windows(split).targets()
+
     def dates(self, split: str) -> np.ndarray:
         """The dates of the rows of ``split`` (aligned with ``scaled[split]``)."""
         start, end = self.borders[split]
@@ -152,8 +160,9 @@ def prepare_forecast(
 ) -> ForecastData:
     """Split ``table`` by the protocol (``kind`` defaults to ``split_kind(table.source)``), fit a
     StandardScaler on the train rows and standardise every split. ``target`` defaults to the last column
-    ("OT" for ETT). DataError for a bad mode, a missing target, a constant input column, or a series too short
-    for the splits.
+    ("OT" for ETT). DataError for a bad mode, a missing target, a constant input column, a lookback or horizon
+    that is not a positive integer, or a series too short for the splits: the one place a forecast's lookback and
+    horizon are checked (``ForecastData.windows`` relies on it).
     """
     source = table.source
     if features not in FEATURES:

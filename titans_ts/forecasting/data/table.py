@@ -13,6 +13,10 @@ import polars as pl
 from titans_ts.errors import DataError
 
 NAN_POLICIES = ("error", "ffill", "interpolate")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+"""The files ``load_table`` reads, by the end of their name (any case): the one list of forecasting data files."""
+TABLE_SUFFIXES_TEXT = f"{', '.join(TABLE_SUFFIXES[:-1])} or {TABLE_SUFFIXES[-1]}"
+"""``TABLE_SUFFIXES`` for messages and help texts: ".csv, .csv.gz or .parquet"."""
 DATE_NAMES = ("date", "datetime", "time", "timestamp", "ds")
 _NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 # Formats polars' own inference (ISO, day-first d/m/Y, d.m.Y, Y/m/d, ...) does not try.
@@ -41,7 +45,7 @@ def load_table(
     nan_policy: str = "error",
     columns: Sequence[str] | None = None,
 ) -> SeriesTable:
-    """Read ``path`` (.csv, .csv.gz or .parquet) into a SeriesTable.
+    """Read ``path`` (``TABLE_SUFFIXES``: .csv, .csv.gz or .parquet) into a SeriesTable.
 
     The date column is ``date_col``, else the first column named date/datetime/time/timestamp/ds (any case),
     else the first text column whose values all parse as datetimes. ``columns`` selects the value columns
@@ -81,13 +85,21 @@ def load_table(
     )
 
 
+def table_stem(path: str | Path) -> str | None:
+    """The file name of ``path`` without its ``TABLE_SUFFIXES`` suffix ("ETTh1" for ETTh1.csv.gz), or None if it
+    has none."""
+    name = Path(path).name
+    suffix = next((s for s in TABLE_SUFFIXES if name.lower().endswith(s)), None)
+    return None if suffix is None else name[: -len(suffix)]
+
+
 def _read(path: Path) -> pl.DataFrame:
     source = str(path)
     if not path.is_file():
         raise DataError(f"{source}: file not found")
     name = path.name.lower()
-    if not name.endswith((".csv", ".csv.gz", ".parquet")):
-        raise DataError(f"{source}: unsupported file type; use .csv, .csv.gz or .parquet")
+    if table_stem(path) is None:
+        raise DataError(f"{source}: unsupported file type; use {TABLE_SUFFIXES_TEXT}")
     try:
         if name.endswith(".parquet"):
             return pl.read_parquet(path)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from titans_ts.errors import DataError, require_positive
+from titans_ts.errors import DataError
 
 
 class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -17,7 +17,8 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     Item i is ``(x, y)`` with x = rows[i : i + lookback] (shape (lookback, C_in)) and
     y = rows[i + lookback : i + lookback + horizon, out_index] (shape (horizon, C_out); all channels when
     ``out_index`` is None), both float32 tensors. There are len(rows) - lookback - horizon + 1 windows;
-    DataError if there are none. ``name`` (e.g. "ETTh1.csv.gz [test]") prefixes error messages.
+    DataError if there are none. ``name`` (e.g. "ETTh1.csv.gz [test]") prefixes error messages. ``lookback`` and
+    ``horizon`` are taken as checked (≥ 1) where the data was split (``split_borders``) or the model configured.
     """
 
     def __init__(
@@ -28,8 +29,6 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         out_index: Sequence[int] | None = None,
         name: str = "rows",
     ) -> None:
-        require_positive("lookback", lookback, name)
-        require_positive("horizon", horizon, name)
         data = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
         if data.ndim != 2:
             raise DataError(f"{name}: rows must be 2-D (time x channels), got shape {tuple(data.shape)}")
@@ -55,7 +54,16 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         start = index + self.lookback
         return self.x_rows[index:start], self.y_rows[start : start + self.horizon]
 
+    def inputs(self) -> np.ndarray:
+        """Every window's x stacked in window order: (windows, lookback, C_in), float32."""
+        return sliding_windows(self.x_rows, self.lookback)[: self.count].numpy()
+
     def targets(self) -> np.ndarray:
         """Every window's y stacked in window order: (windows, horizon, C_out), float32."""
-        spans = self.y_rows[self.lookback :].unfold(0, self.horizon, 1)  # (windows, C_out, horizon)
-        return spans.transpose(1, 2).numpy()
+        return sliding_windows(self.y_rows[self.lookback :], self.horizon).numpy()
+
+
+def sliding_windows(rows: torch.Tensor, length: int) -> torch.Tensor:
+    """Every stride-1 window of ``length`` rows of ``rows`` (time x channels): (len(rows) - length + 1, length,
+    channels), a view of ``rows``."""
+    return rows.unfold(0, length, 1).transpose(1, 2)

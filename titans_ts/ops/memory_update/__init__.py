@@ -5,7 +5,9 @@
 - ``chunked``: the chunkwise-parallel form in PyTorch, the default on CPU (and on CUDA without Triton);
 - ``triton``: fused kernels (``triton_op``; ``triton_linear``, ``triton_mlp``), registered in ``BACKENDS`` when
   Triton imports, and then chosen automatically for CUDA tensors (on CPU they run only under
-  ``TRITON_INTERPRET=1``, for the tests).
+  ``TRITON_INTERPRET=1``, for the tests);
+- ``fallback``: when CUDA tensors take the chunked path instead (Triton missing, a memory without kernels), one
+  ``KernelFallbackWarning`` per reason and process says why.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import Tensor
 
 from .chunked import memory_update_chunked
 from .coefficients import UPDATE_RULES, UpdateRule, token_write_scale
+from .fallback import KernelFallbackWarning, warn_fallback
 from .recurrent import memory_update_recurrent
 from .state import MemoryOpState
 
@@ -28,18 +31,29 @@ BACKENDS: dict[str, MemoryUpdate] = {
     "chunked": memory_update_chunked,
 }
 
+TRITON_MISSING = ""  # why the Triton path is not registered, for the warning of ``resolve_backend``
 try:  # Triton is a Linux-only dependency
     from .triton_op import memory_update_triton
-except ImportError:
-    pass
+except ImportError as err:
+    TRITON_MISSING = (
+        "triton is not installed"
+        if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] == "triton"
+        else f"the Triton kernels failed to import ({err})"
+    )
 else:
     BACKENDS["triton"] = memory_update_triton
 
 
 def resolve_backend(backend: str, x: Tensor) -> str:
-    """The path that ``backend`` means for tensors like ``x``: "auto" takes Triton on CUDA when registered."""
+    """The path that ``backend`` means for tensors like ``x``: "auto" takes Triton on CUDA when registered (and
+    warns once, with the reason, ``KernelFallbackWarning``, when CUDA tensors cannot take it)."""
     if backend == "auto":
-        return "triton" if x.is_cuda and "triton" in BACKENDS else "chunked"
+        if not x.is_cuda:
+            return "chunked"
+        if "triton" not in BACKENDS:
+            warn_fallback(TRITON_MISSING or "the Triton path is not registered")
+            return "chunked"
+        return "triton"
     if backend not in BACKENDS:
         raise ValueError(f"unknown memory backend {backend!r}; available: auto, {', '.join(BACKENDS)}")
     return backend
@@ -103,6 +117,7 @@ def memory_update(
 
 __all__ = [
     "BACKENDS",
+    "KernelFallbackWarning",
     "MemoryOpState",
     "UPDATE_RULES",
     "UpdateRule",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from torch import Tensor
@@ -35,6 +36,10 @@ class MemoryOpState(NamedTuple):
         """How many tokens of the current chunk have been written (0: the next token opens a chunk)."""
         return self.pending[0].shape[2] if self.pending else 0
 
+    def map(self, fn: Callable[[Tensor], Tensor]) -> MemoryOpState:
+        """The state with ``fn`` applied to every tensor (e.g. ``Tensor.detach``, a batch repeat)."""
+        return MemoryOpState(*(tuple(fn(t) for t in part) for part in self))
+
     def detach(self) -> MemoryOpState:
         """The same state cut from the autograd graph (truncated backprop through time)."""
-        return MemoryOpState(*(tuple(t.detach() for t in part) for part in self))
+        return self.map(Tensor.detach)

@@ -14,7 +14,8 @@ Stages, as flash-linear-attention's chunked gated delta rule:
    L_M = 1, ``triton_mlp`` for L_M = 2).
 
 Like every path it runs from a chunk boundary on whole chunks, or on one chunk shorter than b (``memory_update``
-replays and splits off open chunks). Memories without kernels (``has_kernels``) take the chunked path.
+replays and splits off open chunks). Memories without kernels (``missing_kernels``) take the chunked path, and say
+so once (``fallback.warn_fallback``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .coefficients import (
     exact_error_terms,
     minibatch_error_terms,
 )
+from .fallback import warn_fallback
 from .triton_linear import GateTerms, linear_backward, linear_forward
 from .triton_mlp import mlp_backward, mlp_forward
 
@@ -119,10 +121,25 @@ class MemoryFunction(torch.autograd.Function):
 KERNELS = {1: (linear_forward, linear_backward), 2: (mlp_forward, mlp_backward)}
 
 
-def has_kernels(weights: tuple[Tensor, ...]) -> bool:
-    """Depth 1 at any width; depth 2 while each matrix has at most 64 × 128 entries (d_head 64, expansion 2), the
-    largest whose kernels were compiled for sm_90 (every matrix and momentum lives in one program's registers)."""
-    return len(weights) == 1 or (len(weights) == 2 and all(w.shape[-2] * w.shape[-1] <= 64 * 128 for w in weights))
+MLP_MAX_ENTRIES = 64 * 128
+"""Depth 2: the most entries of each matrix (d_head 64, expansion 2), the largest whose kernels were compiled for
+sm_90 (every matrix and momentum lives in one program's registers)."""
+
+
+def missing_kernels(weights: tuple[Tensor, ...]) -> str | None:
+    """Why a memory with ``weights`` has no kernels (a reason for ``warn_fallback``), or None when it has: depth 1
+    at any width, depth 2 while each matrix has at most ``MLP_MAX_ENTRIES`` entries."""
+    if len(weights) == 1:
+        return None
+    if len(weights) != 2:
+        return f"a depth-{len(weights)} memory has no Triton kernels (depth 1 and 2 have)"
+    if all(w.shape[-2] * w.shape[-1] <= MLP_MAX_ENTRIES for w in weights):
+        return None
+    shapes = " and ".join(f"{w.shape[-2]} × {w.shape[-1]}" for w in weights)
+    return (
+        f"the depth-2 memory's {shapes} matrices (d_head {weights[0].shape[-2]}) exceed the kernels' limit of "
+        f"{MLP_MAX_ENTRIES} entries per matrix (d_head 64 at expansion 2)"
+    )
 
 
 def memory_update_triton(
@@ -139,7 +156,10 @@ def memory_update_triton(
 ) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
     """Write (k, v) and read q chunk by chunk with the Triton kernels; same contract as ``memory_update_chunked``."""
     batch, heads, length, _ = q.shape
-    if not length or not has_kernels(weights):
+    missing = missing_kernels(weights)
+    if missing is not None:
+        warn_fallback(missing)
+    if not length or missing is not None:
         return memory_update_chunked(q, k, v, theta, eta, alpha, weights, momentum, chunk_size, update)
     chunk = chunk_length(length, chunk_size)
     depth = len(weights)
