@@ -1,7 +1,8 @@
 """The titans-ts dashboard, a Streamlit app over an MLflow tracking store: ``titans-ts dashboard`` starts it.
 
 Four pages: run comparison (test metrics across runs beside the paper's Table 3/4), forecast explorer (a window's
-forecast against what happened, and the error over the test period), memory (the surprise and gates of every memory
+forecast against what happened, the error over the test period and, for --online runs, the gain of online memory and
+online fine-tuning over the frozen model), memory (the surprise and gates of every memory
 write along the series), genomics (confusion matrix and per-class metrics). The data come from ``dashboards.data``.
 
     streamlit run dashboards/app.py -- --tracking-uri sqlite:///mlflow.db
@@ -36,7 +37,7 @@ TRACE_TITLES = {
 
 LINE_COLOURS = alt.Scale(
     domain=["history", "actual", *data.MODEL_NAMES.values()],
-    range=["#9e9e9e", "#000000", "#1f77b4", "#2ca02c", "#ff7f0e"],
+    range=["#9e9e9e", "#000000", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"],
 )
 
 
@@ -168,6 +169,23 @@ def forecasts_page() -> None:
     )  # fmt: skip
     st.altair_chart(chart.properties(height=240), width="stretch")
     st.caption("Every stride-1 test window, scored as the protocol scores it; the chosen window is one of them.")
+    gains = forecasts.gains(channel)
+    if gains.empty:
+        return
+    st.subheader("Where test-time learning helped")
+    zero = alt.Chart(pd.DataFrame({"gain": [0.0]})).mark_rule(color="black", strokeDash=[4, 4]).encode(y="gain:Q")
+    chart = alt.Chart(gains).mark_line(opacity=0.8).encode(
+        x=alt.X("date:T", title="first forecast step of the window"),
+        y=alt.Y("gain:Q", title="frozen MSE − MSE (scaled)"),
+        color=alt.Color("model:N", title=None, scale=LINE_COLOURS),
+        tooltip=["date:T", "model", alt.Tooltip("gain:Q", format=".4f")],
+    )  # fmt: skip
+    st.altair_chart((chart + zero).properties(height=240), width="stretch")
+    summary = [
+        f"{model}: mean gain {gain.mean():.4f}, better than frozen on {(gain > 0).mean():.0%} of windows"
+        for model, gain in gains.groupby("model")["gain"]
+    ]
+    st.caption(f"Above the dashed line the method beat the frozen model on that window. {'; '.join(summary)}.")
 
 
 def memory_page() -> None:

@@ -2,8 +2,8 @@
 every function is testable on its own.
 
 - runs: ``experiments``, ``runs_table`` and ``reference_lines`` (the paper's Table 3/4) for the run comparison;
-- forecasts: ``RunForecasts`` (``pipelines.forecast_artifacts.FORECASTS`` of a run), one window or the error over the
-  test period as long frames;
+- forecasts: ``RunForecasts`` (``pipelines.forecast_artifacts.FORECASTS`` of a run), one window, the error over the
+  test period, or the gain of online memory and online fine-tuning over the frozen model, as long frames;
 - memory: ``trace_view``, the surprise and gates of a run's ``memory_trace.parquet`` beside the series it read;
 - genomics: ``confusion`` and ``per_class`` of a classification run's ``test_predictions.parquet``.
 """
@@ -23,7 +23,12 @@ from pipelines.artifacts import FORECASTS, PREDICTIONS, TRACE
 from titans_ts.forecasting.paper import TABLE3
 from titans_ts.memory import TRACE_FIELDS
 
-MODEL_NAMES = {"titans": "Titans", "dlinear": "DLinear", "titans_online": "Titans (online memory)"}
+MODEL_NAMES = {
+    "titans": "Titans",
+    "dlinear": "DLinear",
+    "titans_online": "Titans (online memory)",
+    "titans_finetune": "Titans (online fine-tuning)",
+}
 """Display names of the models in a forecast run's artifacts."""
 BASELINE_NAMES = {"dlinear": "DLinear", "gb_cnn": "GB CNN"}
 """Display names of the pipelines' ``baseline`` tags."""
@@ -98,7 +103,7 @@ def download(run_id: str, artifact: str) -> Path:
 @dataclass(frozen=True)
 class RunForecasts:
     """A forecast run's test forecasts (see ``pipelines.forecast_artifacts``); ``forecasts`` and ``window_mse`` map
-    model keys ("titans", "dlinear", "titans_online") to their arrays."""
+    model keys ("titans", "dlinear", "titans_online", "titans_finetune") to their arrays."""
 
     channels: list[str]
     dates: pd.DatetimeIndex
@@ -154,6 +159,24 @@ class RunForecasts:
         for key, mse in self.window_mse.items():
             dates = self.dates[self.lookback : self.lookback + len(mse)]
             frames.append(pd.DataFrame({"date": dates, "model": MODEL_NAMES.get(key, key), "mse": mse[:, column]}))
+        return pd.concat(frames, ignore_index=True)
+
+    def gains(self, channel: str) -> pd.DataFrame:
+        """Where test-time learning helped: every test window's frozen MSE minus its MSE with online memory (and
+        with online fine-tuning, when the run has it) for ``channel``, at the window's first forecast date
+        (``date``, ``model``, ``gain``; above 0: better than the frozen model). Empty when the run has no online
+        forecasts (run without ``--online``)."""
+        column = self.channels.index(channel)
+        frozen = self.window_mse.get("titans")
+        frames = []
+        for key in ("titans_online", "titans_finetune"):
+            if frozen is None or key not in self.window_mse:
+                continue
+            gain = frozen[:, column] - self.window_mse[key][:, column]
+            dates = self.dates[self.lookback : self.lookback + len(gain)]
+            frames.append(pd.DataFrame({"date": dates, "model": MODEL_NAMES[key], "gain": gain}))
+        if not frames:
+            return pd.DataFrame({"date": pd.DatetimeIndex([]), "model": pd.Series(dtype=str), "gain": []})
         return pd.concat(frames, ignore_index=True)
 
 

@@ -8,7 +8,9 @@ data, as the protocol reports them, and in the data's own units). Each horizon i
 forecast-vs-actual figure, the options as config.yaml, the Titans model, and what the dashboards read
 (``pipelines.forecast_artifacts``: test forecasts, the memory's surprise over the test split). With --online the test
 split is also read as one stream whose memories keep learning
-(``titans_ts.forecasting.online``), scored beside the frozen model.
+(``titans_ts.forecasting.online``), scored beside the frozen model and beside online fine-tuning of the frozen-memory
+model on the same stream (``titans_ts.forecasting.finetune``, its learning rate chosen on the validation split), with
+the time per test window of each.
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
     """Read and check everything before training: the data of every horizon, the model and training configs, the
     run folder. DataError / ValueError for bad input."""
     settings = train_settings(args)
-    baseline_settings = dataclasses.replace(settings, lr=args.baseline_lr)
+    baseline_settings = dataclasses.replace(settings, lr=args.baseline_lr, train_online=0)  # DLinear has no memory
     if args.covariates and not args.target:
         raise ValueError("--covariates needs --target (the column to forecast)")
     path = Path(args.data) if args.data else resolve_dataset(args.dataset or DEFAULT_DATASET, args.data_dir)
@@ -247,6 +249,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     from pipelines.forecast_artifacts import write_forecasts, write_trace
     from pipelines.tracking import start_job_run
     from titans_ts.forecasting.baselines import DLinear
+    from titans_ts.forecasting.finetune import choose_finetune_lr
     from titans_ts.forecasting.model import ForecastOnly, TitansForecastNet
     from titans_ts.forecasting.online import compare_online
     from titans_ts.forecasting.task import fit_forecaster
@@ -307,9 +310,15 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         }
         predictions = {"titans": titans.predictions, "dlinear": dlinear.predictions}
         if args.online:
-            comparison = compare_online(model, data, "test", frozen=titans.predictions)
+            # The fine-tuning baseline's learning rate: the best of a grid on the validation split read online.
+            finetune_lr, finetune_scores = choose_finetune_lr(model, data.scaled["val"], data.targets("val"))
+            comparison = compare_online(model, data, "test", finetune_lr=finetune_lr)
             online = comparison.metrics()
             metrics.update(online_test_mse=online["online_mse"], online_test_mae=online["online_mae"])
+            metrics.update(finetune_test_mse=online["finetune_mse"], finetune_test_mae=online["finetune_mae"])
+            metrics.update(finetune_lr=finetune_lr, finetune_val_mse=finetune_scores[finetune_lr])
+            for name, seconds in comparison.seconds_per_window.items():
+                metrics[f"{name}_seconds_per_window"] = seconds
             diverged = comparison.diverged_at()
             if diverged is not None:
                 metrics["online_diverged_window"] = diverged
@@ -320,6 +329,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
                     file=sys.stderr,
                 )
             predictions["titans_online"] = comparison.online
+            predictions["titans_finetune"] = comparison.finetuned
         mlflow.log_metrics(metrics)
         mlflow.log_figure(forecast_figure(job, titans.predictions, dlinear.predictions), "forecast_vs_actual.png")
         write_forecasts(job.directory / FORECASTS, data, predictions)
@@ -346,6 +356,11 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     if args.online:
         result.update(online_test_mse=metrics["online_test_mse"], online_test_mae=metrics["online_test_mae"])
         result["online_diverged_window"] = metrics.get("online_diverged_window")
+        for key in ("finetune_test_mse", "finetune_test_mae", "finetune_lr", "finetune_val_mse"):
+            result[key] = metrics[key]
+        result["finetune_val_mse_by_lr"] = {str(lr): mse for lr, mse in finetune_scores.items()}
+        for name in ("frozen", "online", "finetune"):
+            result[f"{name}_seconds_per_window"] = metrics[f"{name}_seconds_per_window"]
     result_file.write_text(json.dumps(result, indent=2))
     return result
 
@@ -392,6 +407,13 @@ def run_forecast(args: argparse.Namespace) -> int:
             f"MAE {r['test_mae']:.4f} | DLinear MSE {r['baseline_test_mse']:.4f} MAE {r['baseline_test_mae']:.4f} | "
             f"{r['epochs']} epochs, {r['train_seconds']:.0f} s | MLflow run {r['mlflow_run_id']}"
         )
-        if "online_test_mse" in r:
+        if "finetune_test_mse" in r:
+            ms = {name: 1000 * r[f"{name}_seconds_per_window"] for name in ("frozen", "online", "finetune")}
+            print(
+                f"  test MSE | frozen {r['test_mse']:.4f} ({ms['frozen']:.2f} ms/window) | online memory "
+                f"{r['online_test_mse']:.4f} ({ms['online']:.2f} ms/window) | online fine-tuning "
+                f"{r['finetune_test_mse']:.4f} (lr {r['finetune_lr']:g}, {ms['finetune']:.2f} ms/window)"
+            )
+        elif "online_test_mse" in r:  # a result.json from before the fine-tuning baseline
             print(f"  online memory: test MSE {r['online_test_mse']:.4f} MAE {r['online_test_mae']:.4f} (frozen above)")
     return 0

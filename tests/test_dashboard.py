@@ -84,7 +84,10 @@ def test_forecast_window_and_errors(store: mlflow.MlflowClient) -> None:
     assert forecasts.channels == ["temp", "load", "sales"] and (forecasts.lookback, forecasts.horizon) == (48, 24)
     window = forecasts.window(3, "load")
     lines = window.groupby("line").size().to_dict()
-    assert lines == {"history": 48, "actual": 24, "Titans": 24, "DLinear": 24, "Titans (online memory)": 24}
+    assert lines == {
+        "history": 48, "actual": 24, "Titans": 24, "DLinear": 24, "Titans (online memory)": 24,
+        "Titans (online fine-tuning)": 24,
+    }  # fmt: skip
     start = int(forecasts.windows[3])
     actual = window.loc[window["line"] == "actual", "value"].to_numpy()
     np.testing.assert_array_equal(actual, forecasts.series[start + 48 : start + 72, 1])
@@ -92,9 +95,37 @@ def test_forecast_window_and_errors(store: mlflow.MlflowClient) -> None:
     errors = forecasts.errors("load")
     metrics = store.get_run(run_id).data.metrics
     count = len(forecasts.series) - 48 - 24 + 1
-    assert len(errors) == 3 * count and errors["date"].iloc[0] == forecasts.dates[48]
+    assert len(errors) == 4 * count and errors["date"].iloc[0] == forecasts.dates[48]
     every_channel = np.mean([forecasts.errors(c).query("model == 'Titans'")["mse"].mean() for c in forecasts.channels])
     assert every_channel == pytest.approx(metrics["test_mse"], rel=1e-5)
+
+
+def test_gains_by_hand() -> None:
+    """The gain series: frozen window MSE minus each online method's, per channel, dated by the first forecast step;
+    empty for a run without --online."""
+    mse = {"titans": np.array([[1.0, 2.0], [3.0, 4.0]]), "titans_online": np.array([[0.5, 2.5], [3.0, 1.0]])}
+    forecasts = data.RunForecasts(
+        channels=["a", "b"], dates=pd.date_range("2024-01-01", periods=7, freq="h"), series=np.zeros((7, 2)),
+        lookback=3, horizon=3, windows=np.arange(2), forecasts={}, window_mse=mse,
+    )  # fmt: skip
+    gains = forecasts.gains("b")
+    assert gains["model"].tolist() == ["Titans (online memory)"] * 2 and gains["gain"].tolist() == [-0.5, 3.0]
+    assert gains["date"].tolist() == list(forecasts.dates[3:5])
+    mse["titans_finetune"] = np.array([[0.0, 1.0], [1.0, 1.0]])
+    both = forecasts.gains("a").groupby("model")["gain"].apply(list).to_dict()
+    assert both == {"Titans (online memory)": [0.5, 0.0], "Titans (online fine-tuning)": [1.0, 2.0]}
+    del mse["titans_online"], mse["titans_finetune"]
+    assert forecasts.gains("a").empty and list(forecasts.gains("a").columns) == ["date", "model", "gain"]
+
+
+def test_gains_of_an_online_run(store: mlflow.MlflowClient) -> None:
+    forecasts = data.load_forecasts(run_of(store, "forecast/plant", 24))
+    gains = forecasts.gains("sales")
+    count = len(forecasts.series) - 48 - 24 + 1
+    assert gains.groupby("model").size().to_dict() == {
+        "Titans (online fine-tuning)": count, "Titans (online memory)": count
+    }  # fmt: skip
+    assert np.isfinite(gains["gain"]).all()
 
 
 def test_trace_view(store: mlflow.MlflowClient) -> None:

@@ -110,6 +110,8 @@ def test_dashboard_artifacts_hold_the_scored_forecasts(hourly_run: dict[str, Any
         assert float(saved["window_mse/titans"].mean()) == pytest.approx(hourly_run["test_mse"], rel=1e-5)
         assert float(saved["window_mse/dlinear"].mean()) == pytest.approx(hourly_run["baseline_test_mse"], rel=1e-5)
         assert float(saved["window_mse/titans_online"].mean()) == pytest.approx(hourly_run["online_test_mse"], rel=1e-5)
+        finetune_mse = float(saved["window_mse/titans_finetune"].mean())
+        assert finetune_mse == pytest.approx(hourly_run["finetune_test_mse"], rel=1e-5)
         assert saved["forecast/titans"].shape == (100, 24, 3)
     trace = pd.read_parquet(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{TRACE}"))
     assert list(trace.columns) == ["layer", "channel", "row", "date", "surprise", "grad_norm", "step_scale", "theta",
@@ -121,8 +123,20 @@ def test_dashboard_artifacts_hold_the_scored_forecasts(hourly_run: dict[str, Any
 
 
 def test_online_scores_are_reported(hourly_run: dict[str, Any]) -> None:
+    """The three columns of --online: frozen, online memory, online fine-tuning (its learning rate the grid's best on
+    the validation split), each with its time per test window, in result.json and in the MLflow run."""
     assert 0 < hourly_run["online_test_mse"] < 5 and 0 < hourly_run["online_test_mae"] < 5
     assert hourly_run["online_test_mse"] != hourly_run["test_mse"]
+    assert 0 < hourly_run["finetune_test_mse"] < 5 and 0 < hourly_run["finetune_test_mae"] < 5
+    by_lr = hourly_run["finetune_val_mse_by_lr"]
+    assert len(by_lr) == 5 and hourly_run["finetune_val_mse"] == min(by_lr.values())
+    assert by_lr[str(hourly_run["finetune_lr"])] == hourly_run["finetune_val_mse"]
+    seconds = {name: hourly_run[f"{name}_seconds_per_window"] for name in ("frozen", "online", "finetune")}
+    assert all(0 < value < 1 for value in seconds.values()), seconds
+    metrics = mlflow.get_run(hourly_run["mlflow_run_id"]).data.metrics
+    timed = [f"{name}_seconds_per_window" for name in seconds]
+    for name in ("finetune_test_mse", "finetune_test_mae", "finetune_lr", *timed):
+        assert metrics[name] == pytest.approx(hourly_run[name]), name
 
 
 def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,6 +193,25 @@ def test_generated_daily_csv_with_month_first_dates(workdir: Path) -> None:
     assert params["freq"] == "D" and params["out_columns"] == "sales" and params["columns"] == "temp,load,sales"
     # 70/10/20 % split: 350 train rows, 100 test rows plus the lookback.
     assert params["windows_train"] == str(350 - 28 - 7 + 1) and params["windows_test"] == str(100 + 28 - 28 - 7 + 1)
+
+
+def test_train_online_selects_on_the_online_validation_score(workdir: Path) -> None:
+    """--train-online: streams of blocks with the memory carried; the logged val_mse is the online validation score
+    and the per-window one is logged beside it."""
+    data = write_series(workdir / "daily.csv", 500, "D", "%Y-%m-%d")
+    out = workdir / "online.json"
+    argv = [
+        "--data", str(data), "--lookback", "28", "--horizon", "7", "--epochs", "1", "--model", "mag", *TINY,
+        "--train-online", "4", "--tbptt-blocks", "2", "--batch-size", "4", "--run-dir", "online",
+        "--summary-json", str(out),
+    ]  # fmt: skip
+    assert forecast(*argv) == 0
+    result = summary(out)[0]
+    run = mlflow.get_run(result["mlflow_run_id"])
+    assert run.data.params["train_online"] == "4" and run.data.params["tbptt_blocks"] == "2"
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_frozen_mse")
+    assert len(history) == 1 and np.isfinite(history[0].value)
+    assert result["val_mse"] == pytest.approx(run.data.metrics["best_val_mse"])
 
 
 def bad_csv(workdir: Path) -> str:

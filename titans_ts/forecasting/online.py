@@ -25,7 +25,9 @@ stream's first row, not from the pieces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,7 @@ from torch import Tensor
 
 from titans_ts.backbones import TitansState
 from titans_ts.forecasting.data import ForecastData, sliding_windows
+from titans_ts.forecasting.finetune import finetune_forecasts
 from titans_ts.forecasting.metrics import forecast_errors
 from titans_ts.forecasting.model import TitansForecastNet
 from titans_ts.ops.memory_update import MemoryOpState
@@ -143,11 +146,18 @@ def window_forecasts(model: TitansForecastNet, rows: Tensor, online: bool = True
 @dataclass(frozen=True)
 class OnlineComparison:
     """Forecasts of every window of one split, frozen (each window from M_0, as trained) and online (the split read as
-    one stream from its first row), and the targets; all (windows, H, C_out) in the scaled units of the data."""
+    one stream from its first row), and the targets; all (windows, H, C_out) in the scaled units of the data.
+    ``finetuned``: the forecasts of online fine-tuning (``finetune.finetune_forecasts``, memory frozen, weights
+    updated on the revealed targets) at learning rate ``finetune_lr``, when it ran. ``seconds_per_window``: the
+    wall-clock time of producing each method's forecasts of the split over the number of windows, by method
+    ("frozen", "online", "finetune"; those that ran here)."""
 
     frozen: np.ndarray
     online: np.ndarray
     targets: np.ndarray
+    finetuned: np.ndarray | None = None
+    finetune_lr: float | None = None
+    seconds_per_window: dict[str, float] = field(default_factory=dict)
 
     def diverged_at(self) -> int | None:
         """The first window whose online forecast holds a NaN or infinity (the carried memory diverged), or None."""
@@ -155,9 +165,11 @@ class OnlineComparison:
         return int(bad.argmax()) if bad.any() else None
 
     def metrics(self) -> dict[str, float]:
-        """MSE and MAE of both (``forecasting.metrics``): ``frozen_mse``, ``frozen_mae``, ``online_mse``,
-        ``online_mae``."""
+        """MSE and MAE of each (``forecasting.metrics``): ``frozen_mse``, ``frozen_mae``, ``online_mse``,
+        ``online_mae``, and ``finetune_mse``, ``finetune_mae`` when ``finetuned`` is there."""
         forecasts = {"frozen": self.frozen, "online": self.online}
+        if self.finetuned is not None:
+            forecasts["finetune"] = self.finetuned
         return {
             f"{name}_{metric}": value
             for name, values in forecasts.items()
@@ -171,16 +183,34 @@ def compare_online(
     split: str = "test",
     batch_size: int = 256,
     frozen: np.ndarray | None = None,
+    finetune_lr: float | None = None,
 ) -> OnlineComparison:
     """Every window of ``data``'s ``split`` forecast with frozen and with online memory, the stream starting at the
-    split's first row (the first window's lookback), on the model's device. ``frozen``: the frozen forecasts when
-    they are at hand already (a pipeline's test predictions), so that only the online pass runs."""
+    split's first row (the first window's lookback), on the model's device, and with online fine-tuning at
+    ``finetune_lr`` (``finetune.finetune_forecasts``, one step per block) when it is given. ``frozen``: the frozen
+    forecasts when they are at hand already (a pipeline's test predictions), so that the frozen pass does not run
+    (and is not timed)."""
     device = next(model.parameters()).device
     rows = torch.as_tensor(data.scaled[split], dtype=torch.float32, device=device)
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, forecast: Callable[[], Tensor]) -> np.ndarray:
+        began = time.perf_counter()
+        values = forecast().cpu().numpy()  # .cpu() waits for the device: the time is the work's
+        seconds[name] = (time.perf_counter() - began) / len(values)
+        return values
+
     if frozen is None:
-        frozen = window_forecasts(model, rows, online=False, batch_size=batch_size).cpu().numpy()
+        frozen = timed("frozen", lambda: window_forecasts(model, rows, online=False, batch_size=batch_size))
+    online = timed("online", lambda: window_forecasts(model, rows, online=True, batch_size=batch_size))
+    finetuned = None
+    if finetune_lr is not None:
+        finetuned = timed("finetune", lambda: finetune_forecasts(model, rows, finetune_lr, batch_size=batch_size))
     return OnlineComparison(
         frozen=frozen,
-        online=window_forecasts(model, rows, online=True, batch_size=batch_size).cpu().numpy(),
+        online=online,
         targets=data.targets(split),
+        finetuned=finetuned,
+        finetune_lr=finetune_lr,
+        seconds_per_window=seconds,
     )

@@ -67,11 +67,16 @@ def fit_and_predict(
 ) -> FitResult:
     """Train ``task`` on ``splits["train"]`` (resuming from ``checkpoints/last.ckpt`` when ``resume`` and it exists),
     keep the checkpoint of the best validation ``monitor`` (``mode`` "min" or "max") over ``splits["val"]``, and
-    predict ``splits["test"]`` with it (on ``settings.threads`` CPU threads when set)."""
+    predict ``splits["test"]`` with it (on ``settings.threads`` CPU threads when set). The train split is shuffled
+    unless its dataset says ``ordered = True`` (stateful streams, ``forecasting.streams``)."""
     if settings.threads:
         torch.set_num_threads(settings.threads)
     loader = {
-        split: DataLoader(splits[split], batch_size=settings.batch_size, shuffle=split == "train")
+        split: DataLoader(
+            splits[split],
+            batch_size=settings.batch_size,
+            shuffle=split == "train" and not getattr(splits[split], "ordered", False),
+        )
         for split in ("train", "val", "test")
     }
     best = ModelCheckpoint(

@@ -28,6 +28,10 @@ class TrainSettings:
                        Time-Series-Library's "type1") or "cosine" (annealed to 0 over ``epochs``).
     threads:           torch CPU threads (default None: torch's choice, one per core); on a small or busy machine 1
                        is often several times faster for small models.
+    train_online:      online-aware training (forecasting only): train on streams of this many blocks of lookback rows,
+                       every memory carried from block to block as at test time (0: every window from M_0).
+    tbptt_blocks:      with train_online, blocks per training step: backprop runs through the memories carried over
+                       this many blocks, then the state goes on detached (truncated backprop through time).
     """
 
     lr: float = 1e-3
@@ -39,6 +43,8 @@ class TrainSettings:
     device: str = field(default="auto", metadata={"choices": DEVICES})
     lr_schedule: str = field(default="constant", metadata={"choices": LR_SCHEDULES})
     threads: int | None = None
+    train_online: int = 0
+    tbptt_blocks: int = 4
 
     def __post_init__(self) -> None:
         for name, choices in (("loss", LOSSES), ("lr_schedule", LR_SCHEDULES), ("device", DEVICES)):
@@ -46,10 +52,12 @@ class TrainSettings:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device cuda requested, but torch sees no CUDA device")
-        for name in ("batch_size", "epochs", "max_train_batches", "threads"):
+        for name in ("batch_size", "epochs", "max_train_batches", "threads", "tbptt_blocks"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be ≥ 1; got {value}")
+        if self.train_online < 0:
+            raise ValueError(f"train_online must be ≥ 0 (0: off); got {self.train_online}")
         if self.patience < 0 or self.lr <= 0:
             raise ValueError(f"patience must be ≥ 0 and lr > 0; got {self.patience} and {self.lr}")
 
