@@ -152,3 +152,8 @@ def test_bad_frames_and_options() -> None:
         forecaster.predict()
     with pytest.raises(ValueError, match="unknown option\\(s\\) layers"):
         Forecaster(HORIZON, LOOKBACK, layers=2)
+
+
+def test_online_aware_training_is_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match="train_online and tbptt_blocks are not supported by Forecaster yet"):
+        Forecaster(HORIZON, LOOKBACK, "mag", train_online=4)

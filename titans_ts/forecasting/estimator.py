@@ -28,7 +28,9 @@ FORECAST = "Titans"  # the name of the forecast column, as neuralforecast names 
 _FORMAT = "titans-ts Forecaster 1"
 _BACKBONE = {f.name for f in fields(TitansConfig)} - {"variant"}
 _HEAD = {"patch_len", "stride", "revin", "revin_affine", "head_dropout"}
-_TRAINING = {f.name for f in fields(TrainSettings)}
+STREAM_TRAINING = ("train_online", "tbptt_blocks")
+"""Online-aware training (``streams``) reads one split of one series as streams; the panel fit trains per window."""
+_TRAINING = {f.name for f in fields(TrainSettings)} - set(STREAM_TRAINING)
 
 
 class Forecaster:
@@ -66,6 +68,9 @@ class Forecaster:
         **options: Any,
     ) -> None:
         unknown = sorted(set(options) - _BACKBONE - _HEAD - _TRAINING)
+        if set(options) & set(STREAM_TRAINING):
+            raise ValueError("train_online and tbptt_blocks are not supported by Forecaster yet (it trains every "
+                             "window from M_0); use titans-ts forecast --train-online on one series")
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}; see the Forecaster docstring")
         self.params = {
