@@ -86,6 +86,20 @@ def test_bad_arguments() -> None:
         NeuralMemory(16, eta_max=1.0)
     with pytest.raises(ValueError, match="update must be one of stable, minibatch; got 'adam'"):
         NeuralMemory(16, update="adam")
+    with pytest.raises(ValueError, match=r"alpha_max must be in \(0, 1\], got 0"):
+        NeuralMemory(16, alpha_max=0)
+
+
+def test_alpha_max_bounds_the_forgetting() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 16)
+    gates = {}
+    for alpha_max in (1.0, 0.1):
+        torch.manual_seed(1)
+        memory = NeuralMemory(16, n_heads=2, alpha_max=alpha_max)
+        gates[alpha_max] = memory._gates(x, memory.initial_state(2))[0]
+    torch.testing.assert_close(gates[0.1][..., 2], 0.1 * gates[1.0][..., 2])
+    torch.testing.assert_close(gates[0.1][..., :2], gates[1.0][..., :2])
 
 
 @pytest.mark.parametrize("depth, update", [(1, "stable"), (1, "minibatch"), (2, "stable")])

@@ -34,6 +34,8 @@ class TitansConfig:
     learned_init:   learn M_0; otherwise M_0 is the zero function.
     theta_max:      upper bound of the memory learning rate θ_t.
     eta_max:        upper bound of the memory's momentum decay η_t.
+    alpha_max:      upper bound of the memory's forgetting α_t (1: the paper's gate; lower keeps a memory carried over
+                    a long stream from decaying toward 0).
     memory_update:  "stable" (exact per-token rule at depth 1, causal step cap at depth ≥ 2) or "minibatch"
                     (the paper's Eq. 16 as written); see ``ops.memory_update.coefficients``.
     ffn_mult:       hidden width of the feed-forward as a multiple of d_model.
@@ -57,6 +59,7 @@ class TitansConfig:
     learned_init: bool = True
     theta_max: float = 0.1
     eta_max: float = 0.9
+    alpha_max: float = 1.0
     memory_update: str = field(default="stable", metadata={"choices": UPDATE_RULES})
     ffn_mult: int = 4
     dropout: float = 0.0
@@ -74,6 +77,8 @@ class TitansConfig:
                 raise ValueError(f"{name} must be ≥ 1; got {getattr(self, name)}")
         if not (self.theta_max > 0 and 0 <= self.eta_max < 1):
             raise ValueError(f"theta_max must be > 0 and eta_max in [0, 1); got {self.theta_max}, {self.eta_max}")
+        if not 0 < self.alpha_max <= 1:
+            raise ValueError(f"alpha_max must be in (0, 1]; got {self.alpha_max}")
         if self.memory_update not in UPDATE_RULES:
             raise ValueError(f"memory_update must be one of {', '.join(UPDATE_RULES)}; got {self.memory_update!r}")
         if self.n_persistent < 0:

@@ -1,7 +1,7 @@
 """The neural long-term memory layer (§3.1, §4.4): projections, gates and the memory update op.
 
     q_t, k_t, v_t = SiLU(Conv1d_causal(x_t W_Q | W_K | W_V)),  q_t, k_t ℓ2-normalised per head (§4.4)
-    θ_t = θ_max σ(x_t w_θ),  η_t = η_max σ(x_t w_η),  α_t = σ(x_t w_α)     data-dependent gates, per head (§3.1)
+    θ_t = θ_max σ(x_t w_θ),  η_t = η_max σ(x_t w_η),  α_t = α_max σ(x_t w_α)   data-dependent gates, per head (§3.1)
     y_t = M_t(q_t) after writing (k_t, v_t) with Eq. 13-18            (``ops.memory_update``, rule ``update``)
     out_t = (RMSNorm(y_t) ⊙ SiLU(x_t W_G)) W_O                         output norm and gate (§4.4)
 
@@ -104,6 +104,8 @@ class NeuralMemory(nn.Module):
         learned_init: M_0 is a parameter; otherwise M_0 is the zero function (last layer 0, hidden layers fixed).
         theta_max: upper bound of the learning rate θ_t.
         eta_max: upper bound of the momentum decay η_t (heavy-ball momentum near 1 diverges on drifting keys).
+        alpha_max: upper bound of the forgetting α_t (1: the paper's gate; below 1 a memory carried over a long
+            stream decays more slowly toward 0).
         update: "stable" (exact per-token rule at depth 1, Eq. 16 with a causal step cap at depth ≥ 2) or
             "minibatch" (the paper's Eq. 16 as written); ``ops.memory_update.coefficients``.
         detach_state: cut the returned state from the graph (truncated backprop through time).
@@ -123,6 +125,7 @@ class NeuralMemory(nn.Module):
         learned_init: bool = True,
         theta_max: float = 0.1,
         eta_max: float = 0.9,
+        alpha_max: float = 1.0,
         update: UpdateRule = "stable",
         detach_state: bool = False,
         backend: str = "auto",
@@ -134,18 +137,20 @@ class NeuralMemory(nn.Module):
             raise ValueError(f"gates must be 'token' or 'chunk', got {gates!r}")
         if not (theta_max > 0 and 0 <= eta_max < 1):
             raise ValueError(f"theta_max must be > 0 and eta_max in [0, 1), got {theta_max}, {eta_max}")
+        if not 0 < alpha_max <= 1:
+            raise ValueError(f"alpha_max must be in (0, 1], got {alpha_max}")
         if update not in UPDATE_RULES:
             raise ValueError(f"update must be one of {', '.join(UPDATE_RULES)}; got {update!r}")
         self.n_heads, self.d_head = n_heads, d_head or d_model // n_heads
         self.chunk_size, self.conv_size, self.gate_mode = chunk_size, conv_size, gates
-        self.theta_max, self.eta_max, self.update = theta_max, eta_max, update
+        self.theta_max, self.eta_max, self.alpha_max, self.update = theta_max, eta_max, alpha_max, update
         self.detach_state, self.backend = detach_state, backend
         self.depth = depth
         inner = n_heads * self.d_head
         self.qkv = nn.Linear(d_model, 3 * inner, bias=False)
         self.conv = nn.Conv1d(3 * inner, 3 * inner, conv_size, groups=3 * inner, bias=False)
         self.gates = nn.Linear(d_model, 3 * n_heads)
-        with torch.no_grad():  # start near θ = θ_max / 2, η = η_max / 2, α ≈ 0.02
+        with torch.no_grad():  # start near θ = θ_max / 2, η = η_max / 2, α ≈ 0.02 α_max
             self.gates.bias.view(3, n_heads)[2].fill_(-4.0)
         widths = [self.d_head] + [expansion * self.d_head] * (depth - 1) + [self.d_head]
         init = [torch.randn(n_heads, i, o) / i**0.5 for i, o in zip(widths[:-1], widths[1:])]
@@ -176,7 +181,7 @@ class NeuralMemory(nn.Module):
     def _gates(self, x: Tensor, state: MemoryState) -> tuple[Tensor, Tensor]:
         """θ_t, η_t, α_t stacked as (B, H, T, 3), and the gates of the chunk left open at the end of x."""
         raw = self.gates(x).view(*x.shape[:2], 3, self.n_heads).permute(0, 3, 1, 2)
-        scale = raw.new_tensor([self.theta_max, self.eta_max, 1.0])
+        scale = raw.new_tensor([self.theta_max, self.eta_max, self.alpha_max])
         gates = torch.sigmoid(raw) * scale
         if self.gate_mode == "chunk":
             positions = torch.arange(x.shape[1], device=x.device)

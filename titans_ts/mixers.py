@@ -70,6 +70,7 @@ def build_memory(config: TitansConfig) -> NeuralMemory:
         learned_init=config.learned_init,
         theta_max=config.theta_max,
         eta_max=config.eta_max,
+        alpha_max=config.alpha_max,
         update=config.memory_update,
         detach_state=config.detach_state,
         backend=config.backend,
