@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from titans_ts.forecasting.data import sliding_windows
+from titans_ts.forecasting.data import sliding_windows, window_count
 from titans_ts.forecasting.metrics import forecast_errors
 from titans_ts.forecasting.model import TitansForecastNet
 
@@ -49,9 +49,7 @@ def finetune_forecasts(
     lookback, horizon = model.config.lookback, model.config.horizon
     device = next(model.parameters()).device
     rows = torch.as_tensor(rows, dtype=torch.float32, device=device)
-    count = rows.shape[0] - lookback - horizon + 1
-    if count <= 0:
-        raise ValueError(f"{rows.shape[0]} rows hold no window of lookback {lookback} + horizon {horizon}")
+    count = window_count(rows.shape[0], lookback, horizon)
     out_index = model.config.out_index
     windows = sliding_windows(rows, lookback)[:count]
     targets = sliding_windows((rows if out_index is None else rows[:, list(out_index)])[lookback:], horizon)

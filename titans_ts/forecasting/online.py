@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from titans_ts.backbones import TitansState
-from titans_ts.forecasting.data import ForecastData, sliding_windows
+from titans_ts.forecasting.data import ForecastData, sliding_windows, window_count
 from titans_ts.forecasting.finetune import finetune_forecasts
 from titans_ts.forecasting.metrics import forecast_errors
 from titans_ts.forecasting.model import TitansForecastNet
@@ -128,9 +128,7 @@ def window_forecasts(model: TitansForecastNet, rows: Tensor, online: bool = True
     windows that share the memories of the same ⌊i / L⌋ blocks; frozen (``online=False``), every window starts
     from M_0, as in training."""
     lookback, horizon = model.config.lookback, model.config.horizon
-    count = rows.shape[0] - lookback - horizon + 1
-    if count <= 0:
-        raise ValueError(f"{rows.shape[0]} rows hold no window of lookback {lookback} + horizon {horizon}")
+    count = window_count(rows.shape[0], lookback, horizon)
     memories, forecasts = None, []
     for block in range(-(-count // lookback)):
         if block and online:

@@ -12,7 +12,7 @@ from titans_ts.forecasting.data.table import (
     load_table,
     table_stem,
 )
-from titans_ts.forecasting.data.windows import WindowDataset, sliding_windows
+from titans_ts.forecasting.data.windows import WindowDataset, sliding_windows, window_count
 
 __all__ = [
     "NAN_POLICIES",
@@ -28,6 +28,7 @@ __all__ = [
     "prepare_forecast",
     "resolve_dataset",
     "sliding_windows",
+    "window_count",
     "split_borders",
     "split_kind",
     "table_stem",

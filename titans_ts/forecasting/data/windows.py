@@ -63,6 +63,14 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return sliding_windows(self.y_rows[self.lookback :], self.horizon).numpy()
 
 
+def window_count(n_rows: int, lookback: int, horizon: int) -> int:
+    """How many stride-1 (lookback, horizon) windows ``n_rows`` rows hold; ValueError when none."""
+    count = n_rows - lookback - horizon + 1
+    if count <= 0:
+        raise ValueError(f"{n_rows} rows hold no window of lookback {lookback} + horizon {horizon}")
+    return count
+
+
 def sliding_windows(rows: torch.Tensor, length: int) -> torch.Tensor:
     """Every stride-1 window of ``length`` rows of ``rows`` (time x channels): (len(rows) - length + 1, length,
     channels), a view of ``rows``."""
