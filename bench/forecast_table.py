@@ -107,32 +107,40 @@ def table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
 
 
 def online_table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str]:
-    """Frozen against online memory per horizon and on average (only for runs made with --online)."""
+    """Frozen, online memory and online fine-tuning per horizon and on average, with the time per test window of each
+    (only for runs made with --online)."""
     rows = [(dataset, model, r) for (dataset, model), runs in results.items() for r in runs if "online_test_mse" in r]
     if not rows:
         return []
     lines = [
         "",
-        "Online memory (`--online`: the test split read as one stream, the memories keep memorising, trained "
-        "weights frozen) against the frozen model (every window from M_0, as trained), same checkpoint:",
+        "Online (`--online`), the same checkpoint read three ways over the test split as one stream: frozen (every "
+        "window from M_0, as trained), online memory (the memories keep memorising, trained weights fixed) and online "
+        "fine-tuning (memory frozen, every weight updated by Adam on each revealed block, its learning rate chosen "
+        "on the validation split); MSE / MAE, and ms per test window (frozen / memory / fine-tuning):",
         "",
-        "| dataset | Titans variant | horizon | frozen MSE | frozen MAE | online MSE | online MAE | "
-        "online − frozen MSE |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | Titans variant | horizon | frozen | online memory | online fine-tuning (lr) | memory − frozen MSE "
+        "| memory − fine-tuning MSE | ms per window |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for dataset, model, r in rows:
         groups.setdefault((dataset, model), []).append(r)
+    keys = [f"{name}_{metric}" for name in ("test", "online_test", "finetune_test") for metric in ("mse", "mae")]
+    seconds = [f"{name}_seconds_per_window" for name in ("frozen", "online", "finetune")]
     for (dataset, model), runs in groups.items():
-        mean = {key: sum(r[key] for r in runs) / len(runs) for key in
-                ("test_mse", "test_mae", "online_test_mse", "online_test_mae")}  # fmt: skip
-        for r in [*runs, {**mean, "horizon": "mean"}]:
+        mean = {key: sum(r[key] for r in runs) / len(runs) for key in keys + seconds}
+        for r in [*runs, {**mean, "horizon": "mean", "finetune_lr": None}]:
             diverged = r.get("online_diverged_window")
             note = f" (diverged at test window {diverged})" if diverged is not None else ""
+            lr = f" ({r['finetune_lr']:g})" if r["finetune_lr"] is not None else ""
+            ms = " / ".join(f"{1000 * r[key]:.2f}" for key in seconds)
             lines.append(
-                f"| {dataset} | {model} | {r['horizon']} | {r['test_mse']:.3f} | {r['test_mae']:.3f} | "
-                f"{r['online_test_mse']:.3f}{note} | {r['online_test_mae']:.3f} | "
-                f"{r['online_test_mse'] - r['test_mse']:+.4f} |"
+                f"| {dataset} | {model} | {r['horizon']} | {r['test_mse']:.3f} / {r['test_mae']:.3f} | "
+                f"{r['online_test_mse']:.3f} / {r['online_test_mae']:.3f}{note} | "
+                f"{r['finetune_test_mse']:.3f} / {r['finetune_test_mae']:.3f}{lr} | "
+                f"{r['online_test_mse'] - r['test_mse']:+.4f} | {r['online_test_mse'] - r['finetune_test_mse']:+.4f} | "
+                f"{ms} |"
             )
     return lines
 

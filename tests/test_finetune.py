@@ -111,6 +111,9 @@ def test_choose_finetune_lr_is_the_grids_argmin() -> None:
     assert best == min(scores, key=scores.get)
     again = finetune_forecasts(model, rows, 1e-3).numpy()
     assert scores[1e-3] == pytest.approx(forecast_errors(again, targets.astype(np.float32))["mse"], rel=1e-6)
+    _, prefix = choose_finetune_lr(model, rows, targets, lrs, max_windows=20)
+    head = finetune_forecasts(model, rows[: 20 + LOOKBACK + HORIZON - 1], 1e-3).numpy()
+    assert prefix[1e-3] == pytest.approx(forecast_errors(head, targets[:20].astype(np.float32))["mse"], rel=1e-6)
 
 
 def test_compare_online_with_finetuning() -> None:

@@ -3,6 +3,8 @@ and truncated backprop that stops exactly at segment borders."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +12,13 @@ import torch.nn.functional as F
 
 from titans_ts import TitansConfig
 from titans_ts.errors import DataError
+from titans_ts.forecasting.data import prepare_forecast
 from titans_ts.forecasting.model import ForecasterConfig, TitansForecastNet
+from titans_ts.forecasting.online import compare_online
 from titans_ts.forecasting.streams import StreamDataset, stream_loss
+from titans_ts.forecasting.synthetic import level_shift_series
+from titans_ts.forecasting.task import fit_forecaster
+from titans_ts.training.settings import TrainSettings
 
 LOOKBACK, HORIZON = 16, 4
 
@@ -93,3 +100,30 @@ def test_detach_stops_gradients_exactly_at_step_borders(variant: str) -> None:
     torch.testing.assert_close(attached, second)
     fresh, _ = stream_loss(model, x[:, 2:], y[:, 2:], F.mse_loss)
     assert not torch.allclose(fresh, second)
+
+
+
+def test_level_shift_series_shifts_its_level_halfway_through_the_test_split() -> None:
+    table = level_shift_series(seed=1, rows=2000, regime=100, phi=0.5, noise=0.01, spread=3.0)
+    values = table.values[:, 0]
+    assert values.shape == (2000,) and np.isfinite(values).all()
+    halves = values[1610:1800], values[1810:2000]  # the test split is rows 1600-1999, its level shifts at 1800
+    assert abs(halves[0].mean() - halves[1].mean()) > 0.1 and max(halves[0].std(), halves[1].std()) < 0.1
+    assert np.array_equal(values, level_shift_series(seed=1, rows=2000, regime=100, phi=0.5, noise=0.01,
+                                                     spread=3.0).values[:, 0])  # fmt: skip
+    with pytest.raises(ValueError, match="phi"):
+        level_shift_series(seed=0, phi=1.0)
+
+def test_online_trained_memory_beats_its_frozen_self_after_a_level_shift(tmp_path: Path) -> None:
+    """A mean-reverting series whose level shifts halfway through the test split, forecast 16 rows ahead from 16:
+    the lookback tells the level badly, the stream tells it well. Trained online, the memory that reads the test
+    split must beat the same model frozen (each window from M_0) clearly (measured: MSE 0.74 against 0.92)."""
+    data = prepare_forecast(level_shift_series(seed=0), 16, 16, kind="custom")
+    torch.manual_seed(0)
+    backbone = TitansConfig(variant="lmm", memory_depth=1, d_model=16, n_layers=1, n_heads=2, chunk_size=4,
+                            alpha_max=0.1)  # fmt: skip
+    model = TitansForecastNet(ForecasterConfig(16, 16, 1, patch_len=4, stride=4, revin=False, backbone=backbone))
+    settings = TrainSettings(lr=3e-3, epochs=12, patience=12, train_online=32, threads=1)
+    fit_forecaster(model, data, settings, tmp_path)
+    scores = compare_online(model, data, "test").metrics()
+    assert scores["online_mse"] < 0.9 * scores["frozen_mse"]

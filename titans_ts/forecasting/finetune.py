@@ -36,6 +36,10 @@ from titans_ts.forecasting.model import TitansForecastNet
 FINETUNE_LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
 """The learning rates ``choose_finetune_lr`` tries by default."""
 
+FINETUNE_VAL_WINDOWS = 2880
+"""The validation windows ``choose_finetune_lr`` scores each rate on by default: the first 2,880 (ETTh's validation
+split whole, four months of hourly rows; a bounded prefix of the longer ones, so the choice costs the same on each)."""
+
 
 def finetune_forecasts(
     model: TitansForecastNet, rows: Tensor | np.ndarray, lr: float, steps: int = 1, batch_size: int = 256
@@ -87,12 +91,17 @@ def choose_finetune_lr(
     lrs: Sequence[float] = FINETUNE_LRS,
     steps: int = 1,
     batch_size: int = 256,
+    max_windows: int | None = FINETUNE_VAL_WINDOWS,
 ) -> tuple[float, dict[float, float]]:
     """The learning rate of ``lrs`` whose online fine-tuning (``finetune_forecasts``) forecasts the windows of
     ``rows`` (the validation split, scaled) with the lowest MSE against ``targets`` (windows, H, C_out), and the MSE
-    of each (NaN where the fine-tuning diverged; such a rate is never chosen unless all are NaN)."""
+    of each (NaN where the fine-tuning diverged; such a rate is never chosen unless all are NaN). Only the first
+    ``max_windows`` windows are read (None: all)."""
     if not lrs:
         raise ValueError("lrs is empty")
+    if max_windows is not None:
+        rows = rows[: max_windows + model.config.lookback + model.config.horizon - 1]
+        targets = targets[:max_windows]
     scores = {}
     for lr in lrs:
         forecasts = finetune_forecasts(model, rows, lr, steps, batch_size).cpu().numpy()
