@@ -32,12 +32,7 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         data = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
         if data.ndim != 2:
             raise DataError(f"{name}: rows must be 2-D (time x channels), got shape {tuple(data.shape)}")
-        self.count = data.shape[0] - lookback - horizon + 1
-        if self.count <= 0:
-            raise DataError(
-                f"{name}: no windows: {data.shape[0]} rows, but lookback {lookback} + horizon {horizon} "
-                f"needs at least {lookback + horizon}"
-            )
+        self.count = window_count(data.shape[0], lookback, horizon, name)
         self.lookback = lookback
         self.horizon = horizon
         self.x_rows = data
@@ -63,11 +58,15 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return sliding_windows(self.y_rows[self.lookback :], self.horizon).numpy()
 
 
-def window_count(n_rows: int, lookback: int, horizon: int) -> int:
-    """How many stride-1 (lookback, horizon) windows ``n_rows`` rows hold; ValueError when none."""
+def window_count(n_rows: int, lookback: int, horizon: int, name: str = "rows") -> int:
+    """How many stride-1 (lookback, horizon) windows ``n_rows`` rows hold; DataError (a ValueError) naming ``name``
+    when none."""
     count = n_rows - lookback - horizon + 1
     if count <= 0:
-        raise ValueError(f"{n_rows} rows hold no window of lookback {lookback} + horizon {horizon}")
+        raise DataError(
+            f"{name}: no windows: {n_rows} rows, but lookback {lookback} + horizon {horizon} needs at least "
+            f"{lookback + horizon}"
+        )
     return count
 
 
