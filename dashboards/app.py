@@ -219,7 +219,7 @@ def memory_page() -> None:
 
 def genomics_page() -> None:
     uri = st.session_state["uri"]
-    st.header("Genomics: confusion matrix and per-class metrics")
+    st.header("Genomics: MCC, confusion matrix and per-class metrics")
     run = pick_run(uri, "classify/", "classify")
     if run is None:
         return
@@ -232,10 +232,16 @@ def genomics_page() -> None:
         horizontal=True,
         format_func={"titans": f"Titans ({run['model']})", "gb_cnn": "GB CNN"}.get,
     )
-    accuracy = float((predictions["label"] == predictions[model]).mean())
-    paper = data.reference_lines([run["dataset"]], "test_accuracy")
-    paper_text = "; ".join(f"{r.label} {r.value:.1%}" for r in paper.itertuples()) or "no paper number for this set"
-    st.subheader(f"{run['dataset']}: test accuracy {accuracy:.1%} on {len(predictions)} sequences ({paper_text})")
+    found = data.scores(predictions, model)
+    published = pd.concat([data.reference_lines([run["dataset"]], metric) for metric in ("test_mcc", "test_accuracy")])
+    published_text = "; ".join(
+        f"{r.label} MCC {r.value:.3f}" if r.label.startswith("published") else f"{r.label} {r.value:.1%}"
+        for r in published.itertuples()
+    )
+    st.subheader(
+        f"{run['dataset']}: test MCC {found['mcc']:.3f}, accuracy {found['accuracy']:.1%} on {len(predictions)} "
+        f"sequences ({published_text or 'no published number for this set'})"
+    )
     counts = data.confusion(predictions, model)
     base = alt.Chart(counts).encode(x=alt.X("predicted:N", title="predicted"), y=alt.Y("label:N", title="true class"))
     heat = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues"), title="share of row"))

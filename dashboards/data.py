@@ -16,9 +16,9 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.metrics import precision_recall_fscore_support
+from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
 
-from genomics.paper import TABLE4
+from genomics.paper import GUE, GUE_MODELS, TABLE4
 from pipelines.artifacts import FORECASTS, PREDICTIONS, TRACE
 from titans_ts.forecasting.paper import TABLE3
 from titans_ts.memory import TRACE_FIELDS
@@ -79,7 +79,8 @@ def comparison(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
 def reference_lines(datasets: list[str], metric: str) -> pd.DataFrame:
     """The paper's numbers for ``metric`` on ``datasets`` (``dataset``, ``label``, ``value``), in the units the
     pipelines log: Table 3's four-horizon means of Titans for test_mse / test_mae; Table 4's accuracies (as fractions)
-    of Titans and of the CNN for test_accuracy."""
+    of Titans and of the CNN for test_accuracy; the MCCs (as fractions) of the pre-trained models DNABERT-2 reports on
+    GUE for test_mcc."""
     rows = []
     for dataset in datasets:
         if metric in ("test_mse", "test_mae") and dataset in TABLE3:
@@ -88,6 +89,8 @@ def reference_lines(datasets: list[str], metric: str) -> pd.DataFrame:
         if metric == "test_accuracy" and dataset in TABLE4:
             titans, cnn = TABLE4[dataset]
             rows += [(dataset, "paper: Titans", titans / 100), (dataset, "paper: CNN", cnn / 100)]
+        if metric == "test_mcc" and dataset in GUE:
+            rows += [(dataset, f"published: {name}", value / 100) for name, value in zip(GUE_MODELS, GUE[dataset])]
     return pd.DataFrame(rows, columns=["dataset", "label", "value"])
 
 
@@ -221,6 +224,14 @@ def confusion(predictions: pd.DataFrame, model: str) -> pd.DataFrame:
     counts = table.rename_axis(index="label", columns="predicted").stack().rename("count").reset_index()
     totals = counts.groupby("label")["count"].transform("sum")
     return counts.assign(share=counts["count"] / totals.where(totals > 0, 1))
+
+
+def scores(predictions: pd.DataFrame, model: str) -> dict[str, float]:
+    """``accuracy`` and ``mcc`` (Matthews correlation) of column ``model``'s predictions against ``label``."""
+    return {
+        "accuracy": float((predictions["label"] == predictions[model]).mean()),
+        "mcc": float(matthews_corrcoef(predictions["label"], predictions[model])),
+    }
 
 
 def per_class(predictions: pd.DataFrame, model: str) -> pd.DataFrame:

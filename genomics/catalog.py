@@ -1,4 +1,5 @@
-"""Genomic Benchmarks data sets by name: the bundled planted-motif demo and the folders of the shared data dir."""
+"""Genomic data sets by name: the bundled planted-motif demo and the benchmark folders (GUE, Genomic Benchmarks) of the
+shared data dir."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from titans_ts.data_dir import default_data_dir
 from titans_ts.errors import DataError
 
 DEMO_DIR = Path(__file__).parent / "data" / "demo"
-SPLIT_FILES = ("train.csv.gz", "test.csv.gz")
 
 
 def default_genomic_dir() -> Path:
@@ -17,12 +17,13 @@ def default_genomic_dir() -> Path:
 
 
 def available_benchmarks(data_dir: str | Path | None = None) -> dict[str, Path]:
-    """Data set name -> folder holding ``train.csv.gz`` and ``test.csv.gz``: "demo" (bundled), then every such folder
-    in ``data_dir`` (default ``default_genomic_dir()``), e.g. ``human_nontata_promoters``."""
+    """Data set name -> folder holding a ``test.csv.gz`` (and ``train.csv.gz``, ``dev.csv.gz`` where the benchmark
+    ships them): "demo" (bundled), then every such folder in ``data_dir`` (default ``default_genomic_dir()``), e.g.
+    ``gue_tf_0`` or ``human_nontata_promoters`` (test split only)."""
     found = {"demo": DEMO_DIR}
     root = Path(data_dir) if data_dir is not None else default_genomic_dir()
     if root.is_dir():
-        found.update({p.name: p for p in sorted(root.iterdir()) if all((p / f).is_file() for f in SPLIT_FILES)})
+        found.update({p.name: p for p in sorted(root.iterdir()) if (p / "test.csv.gz").is_file()})
     return found
 
 

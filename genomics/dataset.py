@@ -1,7 +1,8 @@
 """Labelled sequences → encoded train/validation/test tensors: classes, length policy, stratified validation split.
 
-The validation split is carved from the training file (stratified, seeded); the test file is only encoded, for the
-final evaluation. Its labels must be classes of the training file.
+The validation split is the benchmark's own dev split where it ships one (GUE), else carved from the training file
+(stratified, seeded); the test file is only encoded, for the final evaluation. Their labels must be classes of the
+training file.
 """
 
 from __future__ import annotations
@@ -54,41 +55,42 @@ def prepare_classification(
     truncate: bool = False,
     val_fraction: float = 0.1,
     seed: int = 0,
+    val: SequenceSet | None = None,
 ) -> ClassificationData:
-    """Encode ``train`` (less a stratified ``val_fraction`` validation split drawn with ``seed``) and ``test``.
+    """Encode ``train``, ``test`` and the validation split: ``val`` when given (a benchmark's dev split), else a
+    stratified ``val_fraction`` of ``train`` drawn with ``seed``.
 
-    Sequences are padded to ``max_bases`` bases (default: the longest sequence of either file). A longer sequence
+    Sequences are padded to ``max_bases`` bases (default: the longest sequence of any split). A longer sequence
     raises DataError unless ``truncate``, which keeps its first ``max_bases`` bases. DataError too for a single class
-    in ``train``, a test label absent from ``train``, or a split that cannot be stratified.
+    in ``train``, a validation or test label absent from ``train``, or a split that cannot be stratified.
     """
-    if not 0.0 < val_fraction < 1.0:
+    if val is None and not 0.0 < val_fraction < 1.0:
         raise DataError(f"validation fraction must be in (0, 1); got {val_fraction}")
     classes = _classes(train)
     index = {label: i for i, label in enumerate(classes)}
-    for i, label in enumerate(test.labels):
-        if label not in index:
-            raise DataError(
-                f"{test.where(i)}: label {label!r} does not occur in {train.source}; its classes: {', '.join(classes)}"
-            )
+    held = [part for part in (val, test) if part is not None]
+    for part in held:
+        for i, label in enumerate(part.labels):
+            if label not in index:
+                raise DataError(
+                    f"{part.where(i)}: label {label!r} does not occur in {train.source}; its classes: "
+                    f"{', '.join(classes)}"
+                )
     if max_bases is None:
-        max_bases = max(len(s) for s in (*train.sequences, *test.sequences))
+        max_bases = max(len(s) for part in (train, *held) for s in part.sequences)
     elif not truncate:
-        for part in (train, test):
+        for part in (train, *held):
             _check_lengths(part, max_bases)
-    y = np.array([index[label] for label in train.labels])
-    fit, val = _stratified_split(y, train.source, val_fraction, seed, "validation")
-    parts = {
-        "train": ([train.sequences[i] for i in fit], y[fit]),
-        "val": ([train.sequences[i] for i in val], y[val]),
-        "test": (test.sequences, np.array([index[label] for label in test.labels])),
-    }
+    if val is None:
+        fit, carved = _stratified_split(train.labels, train.source, val_fraction, seed, "validation")
+        val, train = train.take(carved), train.take(fit)
+    parts = {"train": train, "val": val, "test": test}
     length = tokenizer.n_tokens(max_bases)
     tokens, mask, labels = {}, {}, {}
-    for split, (sequences, split_labels) in parts.items():
-        source = test.source if split == "test" else train.source
-        encoded = tokenizer.encode_batch(sequences, length, source=f"{source} ({split})")
+    for split, part in parts.items():
+        encoded = tokenizer.encode_batch(part.sequences, length, source=f"{part.source} ({split})")
         tokens[split], mask[split] = encoded.tokens, encoded.mask
-        labels[split] = torch.as_tensor(split_labels, dtype=torch.long)
+        labels[split] = torch.tensor([index[label] for label in part.labels], dtype=torch.long)
     return ClassificationData(
         classes=classes,
         tokenizer=tokenizer,
@@ -96,7 +98,7 @@ def prepare_classification(
         tokens=tokens,
         mask=mask,
         labels=labels,
-        sources={"train": train.source, "val": train.source, "test": test.source},
+        sources={split: part.source for split, part in parts.items()},
     )
 
 

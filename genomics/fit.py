@@ -1,5 +1,5 @@
 """``fit_classifier``: a sequence classifier run through the one fit of ``titans_ts.training.fit`` (best checkpoint on
-validation accuracy), as ``titans_ts.forecasting.task.fit_forecaster`` runs a forecaster.
+validation MCC), as ``titans_ts.forecasting.task.fit_forecaster`` runs a forecaster.
 
 Lightning is imported on the first fit, not with this module, so that ``titans-ts classify --help`` and bad-input
 errors do not wait for it.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from titans_ts.training.fit import FitResult
     from titans_ts.training.settings import TrainSettings
 
-MONITOR = "val_accuracy"  # early stopping, the tested checkpoint and ``tune classify`` maximise it
+MONITOR = "val_mcc"  # early stopping, the tested checkpoint and ``tune classify`` maximise it (GUE's headline metric)
 
 
 def strand_classifier(model: nn.Module, data: ClassificationData, rc_average: bool) -> nn.Module:
@@ -43,11 +43,11 @@ def fit_classifier(
 ) -> FitResult:
     """Train ``model`` on ``data``'s train split (each sequence replaced by its reverse complement with probability
     1/2 with ``rc_augment``; validated and tested strand-averaged with ``rc_average``), keep the checkpoint of the
-    best validation accuracy (``score``), and predict the test split's class probabilities with it."""
+    best validation MCC (``score``), and predict the test split's class probabilities with it."""
     from genomics.task import ClassificationTask
     from titans_ts.training.fit import fit_and_predict
 
     complement = data.tokenizer.complement if rc_augment else None
-    task = ClassificationTask(strand_classifier(model, data, rc_average), settings.lr, complement)
+    task = ClassificationTask(strand_classifier(model, data, rc_average), settings, complement)
     splits = {split: data.dataset(split) for split in ("train", "val", "test")}
     return fit_and_predict(task, splits, settings, checkpoints, MONITOR, "max", resume, callbacks)

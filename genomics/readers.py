@@ -1,4 +1,5 @@
-"""Reading labelled DNA sequences: FASTA (label in the header or a side file), CSV/TSV, Genomic Benchmarks folders.
+"""Reading labelled DNA sequences: FASTA (label in the header or a side file), CSV/TSV, benchmark folders (GUE,
+Genomic Benchmarks).
 
 Every reader checks the alphabet (A C G T N and the IUPAC ambiguity codes, any case) and raises ``DataError`` with a
 one-line message that starts with the file and names the line (1-based, header line included) and, for FASTA, the
@@ -146,15 +147,31 @@ def read_table(path: str | Path, sequence_column: str | None = None, label_colum
     return SequenceSet(sequences, labels, lines, ids, source)
 
 
-def read_benchmark(directory: str | Path) -> tuple[SequenceSet, SequenceSet]:
-    """The train and test sets of a Genomic Benchmarks folder: ``train.csv.gz`` and ``test.csv.gz``, columns
-    ``seq,label``."""
+@dataclass(frozen=True)
+class BenchmarkSplits:
+    """The official splits of a benchmark folder: ``dev`` is None where the benchmark ships none (Genomic Benchmarks);
+    where it does (GUE), it is the validation split."""
+
+    train: SequenceSet
+    dev: SequenceSet | None
+    test: SequenceSet
+
+
+def read_benchmark(directory: str | Path) -> BenchmarkSplits:
+    """The splits of a benchmark folder: ``train.csv.gz``, ``dev.csv.gz`` if present, and ``test.csv.gz``, columns
+    ``seq,label``. DataError (one line) for a missing split; a folder with a test split only says how to split it."""
     directory = Path(directory)
     missing = [n for n in ("train.csv.gz", "test.csv.gz") if not (directory / n).is_file()]
+    if missing == ["train.csv.gz"]:
+        raise DataError(
+            f"{directory}: no train.csv.gz, only test.csv.gz: this benchmark's training split is not available here; "
+            f"to learn from the test file alone, split it: --data {directory / 'test.csv.gz'} --test-fraction 0.2"
+        )
     if missing:
-        raise DataError(f"{directory}: not a Genomic Benchmarks folder; missing {', '.join(missing)}")
+        raise DataError(f"{directory}: not a benchmark folder; missing {', '.join(missing)}")
+    dev = directory / "dev.csv.gz"
     train, test = (read_table(directory / f"{split}.csv.gz", "seq", "label") for split in ("train", "test"))
-    return train, test
+    return BenchmarkSplits(train, read_table(dev, "seq", "label") if dev.is_file() else None, test)
 
 
 def _text(path: str | Path) -> str:

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import matthews_corrcoef
 from torch import Tensor, nn
 
 from genomics.strands import random_reverse_complement
+from titans_ts.training.schedule import adam_with_schedule
+from titans_ts.training.settings import TrainSettings
 
 Batch = tuple[Tensor, Tensor, Tensor]  # tokens (B, T), mask (B, T), labels (B,)
 
 
 class ClassificationTask(L.LightningModule):
-    """Trains ``model`` with Adam at ``lr`` on cross-entropy; with ``complement`` (the tokenizer's), each training
-    sequence is replaced by its reverse complement with probability 1/2. Logs ``train_loss`` per epoch and
-    ``val_loss`` / ``val_accuracy`` over the whole validation split; ``predict_step`` gives class probabilities."""
+    """Trains ``model`` on cross-entropy with Adam at ``settings.lr`` and its ``lr_schedule``; with ``complement``
+    (the tokenizer's), each training sequence is replaced by its reverse complement with probability 1/2. Logs
+    ``train_loss`` per epoch, and ``val_loss``, ``val_accuracy`` and ``val_mcc`` (Matthews correlation) over the whole
+    validation split; ``predict_step`` gives class probabilities."""
 
-    def __init__(self, model: nn.Module, lr: float = 1e-3, complement: Tensor | None = None) -> None:
+    def __init__(self, model: nn.Module, settings: TrainSettings, complement: Tensor | None = None) -> None:
         super().__init__()
-        self.model, self.lr = model, lr
+        self.model, self.settings = model, settings
         self.register_buffer("complement", complement, persistent=False)
+        self._val_labels: list[Tensor] = []
+        self._val_predicted: list[Tensor] = []
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
         return self.model(tokens, mask)
@@ -37,12 +45,19 @@ class ClassificationTask(L.LightningModule):
         tokens, mask, labels = batch
         logits = self(tokens, mask)
         self.log("val_loss", F.cross_entropy(logits, labels), prog_bar=True, batch_size=len(labels))
-        accuracy = (logits.argmax(-1) == labels).float().mean()
-        self.log("val_accuracy", accuracy, prog_bar=True, batch_size=len(labels))
+        self._val_labels.append(labels.cpu())
+        self._val_predicted.append(logits.argmax(-1).cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        labels, predicted = torch.cat(self._val_labels), torch.cat(self._val_predicted)
+        self._val_labels.clear()
+        self._val_predicted.clear()
+        self.log("val_accuracy", (predicted == labels).float().mean(), prog_bar=True)
+        self.log("val_mcc", float(matthews_corrcoef(labels.numpy(), predicted.numpy())), prog_bar=True)
 
     def predict_step(self, batch: Batch, batch_idx: int) -> Tensor:
         tokens, mask, _ = batch
         return self(tokens, mask).softmax(-1)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+    def configure_optimizers(self) -> dict[str, Any]:
+        return adam_with_schedule(self.parameters(), self.settings)

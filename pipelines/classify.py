@@ -1,20 +1,22 @@
 """Train a Titans sequence classifier and the Genomic Benchmarks CNN baseline on the same splits, test both, and log
 the run to MLflow.
 
-Data: a Genomic Benchmarks folder by name (--dataset; "demo" is the bundled planted-motif set), or your own FASTA /
-CSV / TSV file (--data) with its own test file (--test-data) or, without one, a stratified seeded test split held out
-from it (--test-fraction). The validation split (--val-fraction) is carved from the training sequences, stratified and
-seeded; the test split is only scored, with the checkpoint of the best validation accuracy. Each run is one MLflow run
-in the experiment "classify/<dataset>" holding every option as a parameter, per-epoch losses and validation accuracy
-of both models, their test accuracy, macro-F1, MCC and AUROC, a confusion-matrix figure, the options as config.yaml,
-the Titans model, and ``test_predictions.parquet`` (per test sequence: ``label``, and the class ``titans`` and
-``gb_cnn`` predicted) for the dashboard.
+Data: a benchmark folder by name (--dataset: a GUE task such as gue_tf_0, a Genomic Benchmarks set; "demo" is the
+bundled planted-motif set), or your own FASTA / CSV / TSV file (--data) with its own test file (--test-data) or,
+without one, a stratified seeded test split held out from it (--test-fraction). The validation split is the
+benchmark's dev split where it ships one (GUE), else (--val-fraction) carved from the training sequences, stratified
+and seeded; the test split is only scored, with the checkpoint of the best validation MCC (Matthews correlation, GUE's
+headline metric). Each run is one MLflow run in the experiment "classify/<dataset>" holding every option as a
+parameter, per-epoch losses and validation MCC and accuracy of both models, their test MCC, accuracy, macro-F1 and
+AUROC, a confusion-matrix figure, the options as config.yaml, the Titans model, and ``test_predictions.parquet`` (per
+test sequence: ``label``, and the class ``titans`` and ``gb_cnn`` predicted) for the dashboard.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from dataclasses import dataclass
@@ -62,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "examples:\n"
         "  titans-ts classify --quick                               # about 2 min on 2 CPU cores\n"
-        "  titans-ts classify --dataset human_nontata_promoters --model mag\n"
+        "  titans-ts classify --dataset gue_prom_core_all --model mag --kmer 3 --lr-schedule cosine\n"
         "  titans-ts classify --data reads.fa --labels labels.tsv --test-data heldout.fa --max-length 500 --truncate\n"
         "  titans-ts classify --resume --run-dir runs/classify/demo-mag-20260101-120000\n"
         "precedence: built-in defaults < --quick < --config file < flags on the command line"
@@ -72,8 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--dataset",
         metavar="NAME",
-        help="a Genomic Benchmarks data set: the folder NAME (train.csv.gz, test.csv.gz) under --data-dir; 'demo' is "
-        f"the bundled planted-motif set (default: {DEFAULT_DATASET})",
+        help="a benchmark data set: the folder NAME under --data-dir with train.csv.gz, test.csv.gz and, for GUE, "
+        "dev.csv.gz (then the validation split); 'demo' is the bundled planted-motif set (default: "
+        f"{DEFAULT_DATASET})",
     )
     source.add_argument(
         "--data",
@@ -96,10 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--val-fraction",
         type=float,
         default=0.1,
-        help="share of the training sequences held out for validation, stratified (default: %(default)s)",
+        help="share of the training sequences held out for validation, stratified; unused when the data set has a dev "
+        "split (default: %(default)s)",
     )
     data.add_argument(
-        "--data-dir", metavar="DIR", help=f"folder of Genomic Benchmarks data sets (default: "
+        "--data-dir", metavar="DIR", help=f"folder of benchmark data sets (default: "
         f"{default_genomic_dir()}, from $TITANS_TS_DATA)"
     )
     data.add_argument("--labels", metavar="PATH", help="FASTA only: a CSV/TSV of record id and label")
@@ -108,7 +112,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--label-column", metavar="NAME", help="tables: the label column (default: label/class/y/...)")
     tokens = parser.add_argument_group("sequences and tokens")
-    tokens.add_argument("--kmer", type=int, default=1, help="bases per token; 1 = single nucleotides (default: 1)")
+    tokens.add_argument(
+        "--kmer",
+        type=int,
+        default=1,
+        help="bases per token of the Titans model; 1 = single nucleotides (default: 1); the CNN always reads single "
+        "bases, as published",
+    )
     add_switch(tokens, "--kmer-overlap", False, "k-mers every base (stride 1) rather than every k bases")
     tokens.add_argument(
         "--max-length",
@@ -154,13 +164,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Job:
-    """One (dataset, model) run: the encoded splits, the files they came from, the Titans configuration, the
-    training settings of Titans and of the CNN, the options (the strand options among them), and the checkpoint
-    folder."""
+    """One (dataset, model) run: the encoded splits (``data`` in the run's tokens, ``baseline_data`` the same splits in
+    single bases, which the CNN reads), the files they came from (by role: "data", and "dev_data" / "test_data" where
+    the data set has such files), the Titans configuration, the training settings of Titans and of the CNN, the
+    options (the strand options among them), and the checkpoint folder."""
 
     dataset: str
-    files: list[Path]
+    files: dict[str, Path]
     data: ClassificationData
+    baseline_data: ClassificationData
     backbone: TitansConfig
     settings: TrainSettings
     baseline_settings: TrainSettings
@@ -178,8 +190,10 @@ class Job:
 
 
 def dataset_name(path: Path) -> str:
-    """The file name of ``path`` without .gz and its type suffix ("reads" for reads.fa.gz)."""
-    return Path(path.name.removesuffix(".gz").removesuffix(".GZ")).stem
+    """The file name of ``path`` without .gz and its type suffix ("reads" for reads.fa.gz); a file named after a split
+    is named with its folder too ("human_enhancers_cohn-test" for human_enhancers_cohn/test.csv.gz)."""
+    stem = Path(path.name.removesuffix(".gz").removesuffix(".GZ")).stem
+    return f"{path.resolve().parent.name}-{stem}" if stem.lower() in ("train", "dev", "test") else stem
 
 
 def plan(args: argparse.Namespace, options: dict[str, Any]) -> Job:
@@ -191,31 +205,39 @@ def plan(args: argparse.Namespace, options: dict[str, Any]) -> Job:
         raise ValueError(f"--kmer must be ≥ 1; got {args.kmer}")
     if args.data is None and (args.test_data or args.labels or args.sequence_column or args.label_column):
         raise ValueError("--test-data, --labels, --sequence-column and --label-column need --data")
+    dev = None
     if args.data:
         read = {"labels": args.labels, "sequence_column": args.sequence_column, "label_column": args.label_column}
-        files = [Path(args.data), *([Path(args.test_data)] if args.test_data else [])]
-        train = read_sequences(files[0], **read)
+        files = {"data": Path(args.data), **({"test_data": Path(args.test_data)} if args.test_data else {})}
+        train = read_sequences(files["data"], **read)
         if args.test_data:
-            test = read_sequences(files[1], **read)
+            test = read_sequences(files["test_data"], **read)
         else:
             train, test = split_test(train, args.test_fraction, args.seed)
-        dataset = dataset_name(files[0])
+        dataset = dataset_name(files["data"])
     else:
         folder = resolve_benchmark(args.dataset or DEFAULT_DATASET, args.data_dir)
-        train, test = read_benchmark(folder)
-        files, dataset = [folder / "train.csv.gz", folder / "test.csv.gz"], folder.name
-    tokenizer = NucleotideTokenizer(args.kmer, args.kmer_overlap)
-    data = prepare_classification(train, test, tokenizer, args.max_length, args.truncate, args.val_fraction, args.seed)
-    if data.length < MIN_LENGTH:
-        needed = next(n for n in range(1, MIN_LENGTH * args.kmer + 1) if tokenizer.n_tokens(n) >= MIN_LENGTH)
+        splits = read_benchmark(folder)
+        train, dev, test = splits.train, splits.dev, splits.test
+        files = {"data": Path(train.source), "test_data": Path(test.source)}
+        files.update({"dev_data": Path(dev.source)} if dev else {})
+        dataset = folder.name
+    encode = functools.partial(
+        prepare_classification, train, test, max_bases=args.max_length, truncate=args.truncate,
+        val_fraction=args.val_fraction, seed=args.seed, val=dev,
+    )  # fmt: skip
+    data = encode(NucleotideTokenizer(args.kmer, args.kmer_overlap))
+    bases = data if args.kmer == 1 else encode(NucleotideTokenizer())  # the CNN reads single bases, as published
+    if bases.length < MIN_LENGTH:
         raise DataError(
-            f"{train.source}: {data.max_bases} bases make {data.length} tokens, but the Genomic Benchmarks CNN "
-            f"baseline needs at least {MIN_LENGTH}; pass --max-length {needed} to pad the sequences"
+            f"{train.source}: sequences of {bases.max_bases} bases, but the Genomic Benchmarks CNN baseline needs at "
+            f"least {MIN_LENGTH}; pass --max-length {MIN_LENGTH} to pad the sequences"
         )
     return Job(
         dataset=dataset,
         files=files,
         data=data,
+        baseline_data=bases,
         backbone=backbone,
         settings=settings,
         baseline_settings=dataclasses.replace(settings, lr=args.baseline_lr),
@@ -245,7 +267,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         return json.loads(result_file.read_text())
     data = job.data
     facts = {
-        "data_files": [str(f) for f in job.files],
+        **{f"{role}_file": str(path) for role, path in job.files.items()},
         "classes": data.classes,
         "tokens": data.length,
         "max_bases": data.max_bases,
@@ -253,10 +275,8 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         **{f"sequences_{split}": len(data.labels[split]) for split in ("train", "val", "test")},
     }
     model_params = {f"backbone.{key}": value for key, value in job.backbone.to_dict().items()}
-    shas = [file_sha256(f) for f in job.files]
-    tags = {"data_sha256": shas[0], "dataset": job.dataset, "model": args.model, "baseline": "gb_cnn"}
-    if len(shas) > 1:
-        tags["test_data_sha256"] = shas[1]
+    shas = {f"{role}_sha256": file_sha256(path) for role, path in job.files.items()}
+    tags = {**shas, "dataset": job.dataset, "model": args.model, "baseline": "gb_cnn"}
     mlflow.set_tracking_uri(tracking_uri(args.tracking_uri))
     run_name = f"{args.model}-{job.dataset}"
     params = {**job.options, **model_params, **facts}
@@ -271,10 +291,11 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
             model, data, job.settings, job.directory / "titans", args.resume, titans_callbacks, **job.strands
         )
         L.seed_everything(args.seed, workers=True)
-        cnn = GenomicBenchmarksCNN(vocab, n_classes, data.length)
+        bases = job.baseline_data
+        cnn = GenomicBenchmarksCNN(bases.tokenizer.vocab_size, n_classes, bases.length)
         cnn_callbacks = [EpochMetrics(run_id, "baseline_")]
         baseline = fit_classifier(
-            cnn, data, job.baseline_settings, job.directory / "cnn", args.resume, cnn_callbacks, **job.strands
+            cnn, bases, job.baseline_settings, job.directory / "cnn", args.resume, cnn_callbacks, **job.strands
         )
         labels = data.labels["test"].numpy()
         metrics = {
@@ -325,9 +346,9 @@ def run_classify(args: argparse.Namespace) -> int:
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(r, indent=2))
     print(
-        f"{r['dataset']} {r['model']}: test accuracy {r['test_accuracy']:.4f} F1 {r['test_f1']:.4f} "
-        f"MCC {r['test_mcc']:.4f} AUROC {r['test_auroc']:.4f} | CNN accuracy {r['baseline_test_accuracy']:.4f} "
-        f"F1 {r['baseline_test_f1']:.4f} | {r['epochs']} epochs, {r['train_seconds']:.0f} s | "
-        f"MLflow run {r['mlflow_run_id']}"
+        f"{r['dataset']} {r['model']}: test MCC {r['test_mcc']:.4f} accuracy {r['test_accuracy']:.4f} "
+        f"F1 {r['test_f1']:.4f} AUROC {r['test_auroc']:.4f} | CNN MCC {r['baseline_test_mcc']:.4f} "
+        f"accuracy {r['baseline_test_accuracy']:.4f} F1 {r['baseline_test_f1']:.4f} | {r['epochs']} epochs, "
+        f"{r['train_seconds']:.0f} s | MLflow run {r['mlflow_run_id']}"
     )
     return 0

@@ -30,7 +30,7 @@ RUN_ONLY = ("config", "run_dir", "resume", "summary_json", "tracking_uri")
 # files, search spaces and logged parameters).
 OPTION_NAMES = {"variant": "model"}
 # TrainSettings fields that only the forecasting pipeline trains with.
-FORECAST_ONLY = ("loss", "lr_schedule", "train_online", "tbptt_blocks")
+FORECAST_ONLY = ("loss", "train_online", "tbptt_blocks")
 _DOC_ENTRY = re.compile(r"(\w+):\s+(\S.*)")
 
 

@@ -36,6 +36,8 @@ CLASSIFY_SPACE: dict[str, Any] = {
     "chunk_size": {"type": "categorical", "choices": [8, 16, 32]},
     "theta_max": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
     "pooling": {"type": "categorical", "choices": ["mean", "attention"]},
+    "kmer": {"type": "categorical", "choices": [1, 3, 6]},
+    "kmer_overlap": True,  # k-mers at every base: on GUE's dev splits far ahead of single bases (BENCHMARKS.md)
     "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
     "dropout": {"type": "float", "low": 0.0, "high": 0.3},
 }

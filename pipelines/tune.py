@@ -8,8 +8,8 @@ run gets the best parameters and value and Optuna's optimisation-history and par
 --best-to writes the best configuration as a config file that the pipeline's own --config runs again.
 
 What a trial is scored by, and what the pruner watches every epoch: forecast, the validation MSE (minimised) of the
-first --horizon; classify, the validation accuracy of the Titans classifier (maximised; the same metric picks the
-tested checkpoint of ``titans-ts classify``).
+first --horizon; classify, the validation MCC (Matthews correlation) of the Titans classifier (maximised; the same
+metric picks the tested checkpoint of ``titans-ts classify``).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def forecast_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
 
 def classify_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
     """The Titans classifier of ``titans-ts classify`` with ``args`` (no CNN), scored by its best validation
-    accuracy."""
+    MCC."""
     from genomics.model import TitansClassifierNet
 
     job = classify.plan(args, options)
@@ -131,9 +131,9 @@ PIPELINES = {
         MONITOR,
         "maximize",
         classify_job,
-        "tune the genomic classification pipeline (validation accuracy of the Titans classifier)",
+        "tune the genomic classification pipeline (validation MCC of the Titans classifier)",
         "  titans-ts tune classify --quick --trials 10 --best-to best.yaml\n"
-        "  titans-ts tune classify --dataset human_nontata_promoters --trials 30 --epochs 5 --pruner hyperband\n"
+        "  titans-ts tune classify --dataset gue_tf_0 --trials 30 --epochs 5 --pruner hyperband\n"
         "  titans-ts classify --config best.yaml",
     ),
 }

@@ -43,7 +43,7 @@ PAGES = (
     Page("Run comparison", "runs", 1, ("Run comparison", "Dashed lines: the paper")),
     Page("Forecast explorer", "forecasts", 2, ("Forecast explorer", "Error over the test period")),
     Page("Memory", "memory", 1, ("surprise and gates", "θ (learning rate)")),
-    Page("Genomics", "genomics", 1, ("test accuracy", "precision")),
+    Page("Genomics", "genomics", 1, ("test MCC", "precision")),
 )
 
 

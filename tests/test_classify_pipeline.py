@@ -4,6 +4,7 @@ split of a single FASTA file, and every bad input as one line."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def test_mlflow_run_contents(workdir: Path, motif_run: dict[str, Any]) -> None:
     assert tags["data_sha256"] == file_sha256(workdir / "motif.csv")
     assert tags["test_data_sha256"] == file_sha256(workdir / "motif_test.csv")
     assert len(tags["git_commit"].removesuffix("-dirty")) in (40, len("unknown"))
-    for name in ("train_loss", "val_loss", "val_accuracy", "baseline_train_loss", "baseline_val_accuracy"):
+    for name in ("train_loss", "val_loss", "val_accuracy", "val_mcc", "baseline_train_loss", "baseline_val_mcc"):
         assert [m.step for m in client.get_metric_history(run_id, name)] == [0, 1, 2, 3], name
     metrics = run.data.metrics
     for name in ("test_accuracy", "test_f1", "test_mcc", "test_auroc", "baseline_test_accuracy", "baseline_test_mcc"):
@@ -154,6 +155,40 @@ def test_fasta_without_test_file_holds_out_a_stratified_split(workdir: Path) -> 
     assert torch.equal(again.data.tokens["test"], job.data.tokens["test"])
 
 
+def gzipped_csv(path: Path, n: int, seed: int) -> Path:
+    """``n`` planted-motif sequences of 64 bases as a gzipped ``seq,label`` CSV, as GUE ships its splits."""
+    sequences, labels = planted_motif(n, 64, seed=seed, motifs=("TATAAA",))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(("seq,label\n" + "".join(f"{s},{y}\n" for s, y in zip(sequences, labels))).encode()))
+    return path
+
+
+def test_a_dataset_with_a_dev_split_validates_on_it(workdir: Path) -> None:
+    """``--dataset`` of a GUE-style folder: dev.csv.gz is the validation split, nothing is carved from train, and the
+    run records all three files; with k-mers for Titans the CNN gets the same splits in single bases."""
+    folder = workdir / "genomic" / "gue_toy"
+    train, dev, test = (gzipped_csv(folder / f"{split}.csv.gz", n, seed) for split, n, seed in
+                        (("train", 120, 1), ("dev", 30, 2), ("test", 40, 3)))  # fmt: skip
+    argv = ["classify", "--dataset", "gue_toy", "--data-dir", str(workdir / "genomic"), "--kmer", "3", "--kmer-overlap"]
+    args = parse(build_parser(), argv)
+    job = classify.plan(args, vars(args))
+    assert {split: len(job.data.labels[split]) for split in ("train", "val", "test")} == {"train": 120, "val": 30,
+                                                                                           "test": 40}  # fmt: skip
+    assert job.files == {"data": train, "test_data": test, "dev_data": dev} and job.data.sources["val"] == str(dev)
+    expected = torch.tensor([int(y) for y in read_table(dev).labels])
+    assert torch.equal(job.data.labels["val"], expected)
+    # Titans reads overlapping 3-mers (62 tokens), the CNN the same splits in single bases (64), as published
+    titans, cnn = job.data, job.baseline_data
+    assert (titans.tokenizer.k, titans.length, cnn.tokenizer.k, cnn.length) == (3, 62, 1, 64)
+    assert all(torch.equal(cnn.labels[split], titans.labels[split]) for split in ("train", "val", "test"))
+
+
+def test_run_names_of_files() -> None:
+    """A file named after a split takes its folder's name too, so two benchmarks' test files do not share runs."""
+    assert classify.dataset_name(Path("data/reads.fa.gz")) == "reads"
+    assert classify.dataset_name(Path("genomic/human_enhancers_cohn/test.csv.gz")) == "human_enhancers_cohn-test"
+
+
 def test_quick_and_config_presets(tmp_path: Path) -> None:
     """Defaults < --quick < config file < command-line flags."""
     config = tmp_path / "run.toml"
@@ -192,14 +227,19 @@ BAD_INPUTS = {
         "pass --truncate to keep the first 60 bases, or raise --max-length",
     ),
     "too-short-for-cnn": (
-        lambda d: ["--data", str(write_csv(d / "short3.csv", 40, seed=7)), "--kmer", "3"],
-        "short3.csv: 64 bases make 22 tokens, but the Genomic Benchmarks CNN baseline needs at least 57; "
-        "pass --max-length 169 to pad the sequences",
+        lambda d: ["--data", bad_file(d, "short.csv", "seq,label\n" + "ACGTACGTAC,0\nTTTTAAAACC,1\n" * 20)],
+        "short.csv: sequences of 10 bases, but the Genomic Benchmarks CNN baseline needs at least 57; "
+        "pass --max-length 57 to pad the sequences",
     ),
     "unknown-dataset": (lambda d: ["--dataset", "nope"], "unknown genomic data set 'nope'; available: demo"),
     "test-data-alone": (
         lambda d: ["--test-data", "x.csv"],
         "--test-data, --labels, --sequence-column and --label-column need --data",
+    ),
+    "test-only-dataset": (
+        lambda d: ["--dataset", "cohn", "--data-dir", str(gzipped_csv(d / "only/cohn/test.csv.gz", 20, 4).parents[1])],
+        "cohn: no train.csv.gz, only test.csv.gz: this benchmark's training split is not available here; to learn from "
+        "the test file alone, split it: --data ",
     ),
     "missing-file": (lambda d: ["--data", str(d / "missing.fa")], "missing.fa: no such file"),
     "used-run-dir": (lambda d: ["--run-dir", str(d)], "is not empty; pass --resume to continue it"),

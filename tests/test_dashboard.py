@@ -48,6 +48,9 @@ def test_confusion_and_per_class_by_hand() -> None:
     assert len(counts) == 9 and counts["count"].sum() == 6
     assert counts.loc[("b", "b"), "count"] == 2 and counts.loc[("c", "c"), "count"] == 0
     assert counts.loc[("a", "b"), "share"] == 0.5 and counts.loc[("c", "a"), "share"] == 1.0
+    found = data.scores(predictions, "titans")
+    # MCC = (c·s − Σ p_k t_k) / √((s² − Σ p_k²)(s² − Σ t_k²)): 3 right of 6, predicted a 3 b 3 c 0, true a 2 b 3 c 1
+    assert found["accuracy"] == 0.5 and found["mcc"] == pytest.approx((3 * 6 - 15) / np.sqrt((36 - 18) * (36 - 14)))
     table = data.per_class(predictions, "titans").set_index("class")
     # a: predicted a twice (once right), b: predicted b three times (twice right), c: never predicted
     assert table.loc["a", "precision"] == pytest.approx(1 / 3) and table.loc["a", "recall"] == 0.5
@@ -61,6 +64,10 @@ def test_reference_lines_are_the_paper_numbers_in_logged_units() -> None:
     accuracy = data.reference_lines(["human_nontata_promoters"], "test_accuracy").set_index("label")["value"]
     assert accuracy.to_dict() == {"paper: Titans": pytest.approx(0.966), "paper: CNN": pytest.approx(0.846)}
     assert data.reference_lines(["ETTh1"], "test_accuracy").empty
+    mcc = data.reference_lines(["gue_tf_0"], "test_mcc").set_index("label")["value"]
+    assert mcc.to_dict() == {"published: DNABERT (3-mer)": pytest.approx(0.6795),
+                             "published: NT-2500M-multi": pytest.approx(0.6664),
+                             "published: DNABERT-2": pytest.approx(0.7199)}  # fmt: skip
 
 
 def test_runs_table_and_comparison(store: mlflow.MlflowClient) -> None:

@@ -7,6 +7,7 @@ import gzip
 from pathlib import Path
 
 import pytest
+import torch
 
 from genomics.catalog import DEMO_DIR, available_benchmarks, resolve_benchmark
 from genomics.dataset import prepare_classification
@@ -65,12 +66,43 @@ def test_benchmark_folder_and_bundled_demo(tmp_path: Path) -> None:
     write(folder / "train.csv.gz", "seq,label\nACGT,0\nTTTT,1\n")
     write(folder / "test.csv.gz", "seq,label\nGGGG,1\n")
     assert available_benchmarks(tmp_path / "genomic") == {"demo": DEMO_DIR, "toy": folder}
-    train, test = read_benchmark(resolve_benchmark("TOY", tmp_path / "genomic"))
-    assert train.sequences == ["ACGT", "TTTT"] and test.labels == ["1"]
+    splits = read_benchmark(resolve_benchmark("TOY", tmp_path / "genomic"))
+    assert splits.train.sequences == ["ACGT", "TTTT"] and splits.test.labels == ["1"] and splits.dev is None
     with pytest.raises(DataError, match=r"^unknown genomic data set 'nope'; available: demo, toy \(bundled and "):
         resolve_benchmark("nope", tmp_path / "genomic")
-    demo_train, demo_test = read_benchmark(DEMO_DIR)
-    assert (len(demo_train), len(demo_test)) == (DEMO["n_train"], DEMO["n_test"])
+    demo = read_benchmark(DEMO_DIR)
+    assert (len(demo.train), len(demo.test), demo.dev) == (DEMO["n_train"], DEMO["n_test"], None)
+
+
+def test_a_gue_folder_reads_its_dev_split_as_the_validation_split(tmp_path: Path) -> None:
+    """GUE ships train / dev / test: dev is the validation split as it is (nothing carved from train)."""
+    folder = tmp_path / "gue_toy"
+    folder.mkdir()
+    write(folder / "train.csv.gz", "seq,label\n" + "".join(f"{b * 8},{i % 2}\n" for i, b in enumerate("ACGTACGT")))
+    write(folder / "dev.csv.gz", "seq,label\nAAAACCCC,0\nGGGGTTTT,1\nACGTACGT,1\n")
+    write(folder / "test.csv.gz", "seq,label\nTTTTAAAA,1\nCCCCGGGG,0\n")
+    splits = read_benchmark(folder)
+    assert splits.dev is not None and splits.dev.source == str(folder / "dev.csv.gz")
+    data = prepare_classification(splits.train, splits.test, NucleotideTokenizer(), val=splits.dev)
+    assert [len(data.labels[split]) for split in ("train", "val", "test")] == [8, 3, 2]
+    assert data.labels["val"].tolist() == [0, 1, 1] and data.sources["val"] == str(folder / "dev.csv.gz")
+    assert torch.equal(data.tokens["val"][0], NucleotideTokenizer().encode_batch(["AAAACCCC"], 8).tokens[0])
+    write(folder / "dev.csv.gz", "seq,label\nAAAACCCC,0\nGGGGTTTT,2\n")
+    stranger = read_benchmark(folder).dev
+    with pytest.raises(DataError, match=r"dev\.csv\.gz: line 3: label '2' does not occur in .*train\.csv\.gz"):
+        prepare_classification(splits.train, splits.test, NucleotideTokenizer(), val=stranger)
+
+
+def test_a_test_only_folder_says_how_to_use_its_file(tmp_path: Path) -> None:
+    folder = tmp_path / "genomic" / "human_enhancers_cohn"
+    folder.mkdir(parents=True)
+    write(folder / "test.csv.gz", "seq,label\nACGT,0\nTTTT,1\n")
+    assert resolve_benchmark("human_enhancers_cohn", tmp_path / "genomic") == folder
+    with pytest.raises(DataError) as raised:
+        read_benchmark(folder)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(f"{folder}: no train.csv.gz, only test.csv.gz")
+    assert message.endswith(f"--data {folder / 'test.csv.gz'} --test-fraction 0.2")
 
 
 def test_bundled_demo_is_what_the_generator_writes() -> None:

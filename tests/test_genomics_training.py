@@ -1,5 +1,6 @@
-"""Training pieces of the classification pipeline: the Lightning task (losses logged, probabilities predicted,
-reverse-complement augmentation), the scikit-learn metrics and the confusion-matrix figure."""
+"""Training pieces of the classification pipeline: the Lightning task (losses and validation MCC logged, learning-rate
+schedule, probabilities predicted, reverse-complement augmentation), the scikit-learn metrics and the confusion-matrix
+figure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import matthews_corrcoef
 from torch.utils.data import DataLoader
 
 from genomics.baseline import GenomicBenchmarksCNN
@@ -19,6 +21,7 @@ from genomics.readers import SequenceSet
 from genomics.task import ClassificationTask
 from genomics.tokens import NucleotideTokenizer
 from pipelines.figures import plot_confusion
+from titans_ts.training.settings import TrainSettings
 
 
 def test_metrics_binary_and_multiclass() -> None:
@@ -54,12 +57,19 @@ def test_task_trains_logs_and_predicts_probabilities(tmp_path: Path) -> None:
     test = SequenceSet(sequences[200:], text[200:], list(range(2, 42)), None, "test.csv")
     tokenizer = NucleotideTokenizer()
     data = prepare_classification(train, test, tokenizer, val_fraction=0.2, seed=0)
-    task = ClassificationTask(GenomicBenchmarksCNN(tokenizer.vocab_size, 2, data.length), 1e-3, tokenizer.complement)
+    cnn = GenomicBenchmarksCNN(tokenizer.vocab_size, 2, data.length)
+    task = ClassificationTask(cnn, TrainSettings(lr_schedule="cosine", epochs=2), tokenizer.complement)
     trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
     loaders = {split: DataLoader(data.dataset(split), batch_size=32, shuffle=split == "train") for split in data.tokens}
     trainer.fit(task, loaders["train"], loaders["val"])
-    assert {"train_loss", "val_loss", "val_accuracy"} <= set(trainer.callback_metrics)
+    assert {"train_loss", "val_loss", "val_accuracy", "val_mcc"} <= set(trainer.callback_metrics)
+    val_tokens, val_mask, val_labels = data.tokens["val"], data.mask["val"], data.labels["val"]
+    with torch.no_grad():
+        predicted = task.eval()(val_tokens, val_mask).argmax(-1)
+    expected = matthews_corrcoef(val_labels.numpy(), predicted.numpy())
+    assert float(trainer.callback_metrics["val_mcc"]) == pytest.approx(expected, abs=1e-6)
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine over 2 epochs
     probabilities = torch.cat(trainer.predict(task, loaders["test"]))
     assert probabilities.shape == (40, 2) and torch.allclose(probabilities.sum(-1), torch.ones(40))
 
@@ -80,9 +90,9 @@ def test_augmentation_reverse_complements_training_batches() -> None:
 
     encoded = tokenizer.encode_batch(["AAAAAAAC"] * 64, 8)
     batch = (encoded.tokens, encoded.mask, torch.zeros(64, dtype=torch.long))
-    ClassificationTask(Recorder(), complement=tokenizer.complement).training_step(batch, 0)
+    ClassificationTask(Recorder(), TrainSettings(), tokenizer.complement).training_step(batch, 0)
     flipped = (seen[0] == tokenizer.encode_batch(["GTTTTTTT"], 8).tokens).all(1)
     unchanged = (seen[0] == encoded.tokens).all(1)
     assert (flipped | unchanged).all() and 0 < flipped.sum() < 64
-    ClassificationTask(Recorder()).training_step(batch, 0)
+    ClassificationTask(Recorder(), TrainSettings()).training_step(batch, 0)
     assert torch.equal(seen[1], encoded.tokens)

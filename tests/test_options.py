@@ -85,7 +85,7 @@ def test_help_lists_every_field_with_its_help_and_effective_default(
     assert squeezed("dropout on the residual branches and attention weights (default: 0.1)") in squeezed(out)
     if command == "classify":
         assert squeezed('"lmm" neural memory alone (default: lmm)') in squeezed(out)
-        assert "--loss" not in out and "--lr-schedule" not in out
+        assert "--loss" not in out and "--train-online" not in out and "--lr-schedule" in out
 
 
 @pytest.mark.parametrize("command", PIPELINES)

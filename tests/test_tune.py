@@ -115,7 +115,7 @@ def test_bad_search_space_is_one_line(workdir: Path, capsys: pytest.CaptureFixtu
 
 
 def test_tune_classify_on_sqlite(workdir: Path) -> None:
-    """A tiny classification study maximises validation accuracy; its best configuration re-runs to the same score."""
+    """A tiny classification study maximises validation MCC; its best configuration re-runs to the same score."""
     sequences, labels = planted_motif(240, 64, seed=1, motifs=("TATAAA",))
     Path("motif.csv").write_text("seq,label\n" + "".join(f"{s},{y}\n" for s, y in zip(sequences, labels)))
     space = {**SPACE, "chunk_size": 4, "theta_max": 0.05, "pooling": "attention"}
@@ -128,12 +128,12 @@ def test_tune_classify_on_sqlite(workdir: Path) -> None:
     client = mlflow.MlflowClient(local_store(workdir))
     parent = study.user_attrs[tune.PARENT_RUN_KEY]
     assert client.get_experiment(client.get_run(parent).info.experiment_id).name == "tune/classify/motif"
-    assert client.get_run(parent).data.metrics["best_val_accuracy"] == pytest.approx(study.best_value)
+    assert client.get_run(parent).data.metrics["best_val_mcc"] == pytest.approx(study.best_value)
     for run in children(client, parent):
         assert run.data.tags["optuna.state"] == "COMPLETE" and run.data.params["chunk_size"] == "4"
-        assert len(client.get_metric_history(run.info.run_id, "val_accuracy")) == 2
+        assert len(client.get_metric_history(run.info.run_id, "val_mcc")) == 2
     best = yaml.safe_load(Path("best.yaml").read_text())
     assert best["lr"] == study.best_params["lr"] and best["data"] == "motif.csv" and "dataset" not in best
     assert main(["classify", "--config", "best.yaml", "--summary-json", "rerun.json"]) == 0
     rerun = json.loads(Path("rerun.json").read_text())
-    assert rerun["best_val_accuracy"] == pytest.approx(study.best_value)
+    assert rerun["best_val_mcc"] == pytest.approx(study.best_value)

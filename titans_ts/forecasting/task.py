@@ -18,6 +18,7 @@ from titans_ts.forecasting.metrics import errors, forecast_errors
 from titans_ts.forecasting.online import window_forecasts
 from titans_ts.forecasting.streams import StreamDataset, stream_loss
 from titans_ts.training.fit import FitResult, fit_and_predict
+from titans_ts.training.schedule import adam_with_schedule
 from titans_ts.training.settings import TrainSettings
 
 LOSS_FUNCTIONS = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.smooth_l1_loss}
@@ -75,15 +76,7 @@ class ForecastTask(L.LightningModule):
         return self(batch[0])
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.Adam(self.parameters(), lr=self.settings.lr)
-        schedule = self.settings.lr_schedule
-        if schedule == "halving":
-            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
-        elif schedule == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.settings.epochs)
-        else:
-            scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return adam_with_schedule(self.parameters(), self.settings)
 
 
 def fit_forecaster(

@@ -1,5 +1,6 @@
 """The one Lightning fit of titans-ts (the estimator and every pipeline): train a task on its train split, keep the
-best checkpoint on a validation metric, stop early, resume, and predict the test split with the best checkpoint.
+best checkpoint on a validation metric, stop early (or at ``settings.max_minutes``), resume, and predict the test
+split with the best checkpoint.
 
 Train batches are shuffled; validation and test keep their order and none is dropped. The checkpoint directory holds
 ``last.ckpt`` (written after every epoch, the one ``resume`` continues from) and ``best.ckpt`` (best value of the
@@ -8,6 +9,7 @@ monitored metric, which early stopping watches too). A non-finite training loss 
 
 from __future__ import annotations
 
+import datetime
 import math
 import time
 from collections.abc import Mapping
@@ -93,6 +95,7 @@ def fit_and_predict(
         devices=1,
         max_epochs=settings.epochs,
         limit_train_batches=settings.max_train_batches,
+        max_time=datetime.timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
         callbacks=[best, stopping, FiniteLoss(), *(callbacks or [])],
         deterministic="warn",
         logger=False,

@@ -24,8 +24,10 @@ class TrainSettings:
     loss:              training loss (forecasting only; classification trains on cross-entropy).
     max_train_batches: train on at most this many batches per epoch (default None: all); validation and test use all.
     device:            "auto" (CUDA when torch sees it, else CPU), "cpu" or "cuda".
-    lr_schedule:       learning rate per epoch (forecasting only): "constant", "halving" (lr·0.5^e in epoch e,
-                       Time-Series-Library's "type1") or "cosine" (annealed to 0 over ``epochs``).
+    lr_schedule:       learning rate per epoch: "constant", "halving" (lr·0.5^e in epoch e, Time-Series-Library's
+                       "type1") or "cosine" (annealed to 0 over ``epochs``).
+    max_minutes:       stop training after this many minutes of wall-clock (default None: no limit); the best
+                       checkpoint so far is the one tested.
     threads:           torch CPU threads (default None: torch's choice, one per core); on a small or busy machine 1
                        is often several times faster for small models.
     train_online:      online-aware training (forecasting only): train on streams of this many blocks of lookback rows,
@@ -43,6 +45,7 @@ class TrainSettings:
     device: str = field(default="auto", metadata={"choices": DEVICES})
     lr_schedule: str = field(default="constant", metadata={"choices": LR_SCHEDULES})
     threads: int | None = None
+    max_minutes: float | None = None
     train_online: int = 0
     tbptt_blocks: int = 4
 
@@ -58,6 +61,8 @@ class TrainSettings:
                 raise ValueError(f"{name} must be ≥ 1; got {value}")
         if self.train_online < 0:
             raise ValueError(f"train_online must be ≥ 0 (0: off); got {self.train_online}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be > 0; got {self.max_minutes}")
         if self.patience < 0 or self.lr <= 0:
             raise ValueError(f"patience must be ≥ 0 and lr > 0; got {self.patience} and {self.lr}")
 
