@@ -109,8 +109,8 @@ def table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
     """GUE rows beside the published MCCs, their mean, then the test-only rows."""
     published = " | ".join(GUE_MODELS)
     lines = [
-        f"| task | Titans | MCC | acc % | F1 | AUROC | CNN MCC | CNN acc % | CNN F1 | CNN AUROC | {published} | "
-        "epochs | Titans train s | CNN train s | wall-clock s | MLflow run |",
+        f"| task | Titans variant | MCC | acc % | F1 | AUROC | CNN MCC | CNN acc % | CNN F1 | CNN AUROC | "
+        f"{published} | Titans epochs | Titans train s | CNN train s | wall-clock s | MLflow run |",
         "|---" * 17 + "|",
     ]
     gue = {key: r for key, r in results.items() if key[0] in GUE}
@@ -161,11 +161,12 @@ def section(args: argparse.Namespace, results: dict[tuple[str, str], dict[str, A
         f"{longest[0][0]}, {longest[1]['wall_seconds'] / 60:.1f} min"
         + (f"; this call {seconds / 60:.1f} min (finished tasks kept from earlier calls)" if args.resume else ""),
         "- protocol (GUE's): train on the official train split, pick the checkpoint (and stop early) on the dev "
-        "split's MCC, score the test split once. Both models see the same tokens, reverse-complement augmentation in "
-        "training and strand-averaged probabilities in validation and test. Titans is trained from scratch on this "
-        f"machine; the {', '.join(GUE_MODELS)} columns are the MCC × 100 that DNABERT-2's paper (Zhou et al., "
-        "ICLR 2024) reports for models pre-trained on genomes and then fine-tuned. Configurations: "
-        "`bench/configs/gue-*.yaml`, one per task family, chosen on dev.",
+        "split's MCC, score the test split once. Both models see the same splits (Titans in the k-mers of its "
+        "configuration, the CNN in single bases, as published), reverse-complement augmentation in training and "
+        "strand-averaged probabilities in validation and test. Titans is trained from scratch on this machine; the "
+        f"{', '.join(GUE_MODELS)} columns are the MCC × 100 that DNABERT-2's paper (Zhou et al., ICLR 2024) reports "
+        "for models pre-trained on genomes and then fine-tuned. Configurations: `bench/configs/gue-*.yaml`, one per "
+        "task family, chosen on dev.",
         f"- Titans ahead of the CNN (test MCC) on {wins} of {len(gue)} GUE tasks.",
         "",
         table(results),
