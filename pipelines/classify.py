@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,20 +165,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Job:
-    """One (dataset, model) run: the encoded splits (``data`` in the run's tokens, ``baseline_data`` the same splits in
-    single bases, which the CNN reads), the files they came from (by role: "data", and "dev_data" / "test_data" where
+    """One (dataset, model) run: the encoded splits (``data``, in the run's tokens; ``encode`` encodes the same splits
+    with another tokenizer), the files they came from (by role: "data", and "dev_data" / "test_data" where
     the data set has such files), the Titans configuration, the training settings of Titans and of the CNN, the
     options (the strand options among them), and the checkpoint folder."""
 
     dataset: str
     files: dict[str, Path]
     data: ClassificationData
-    baseline_data: ClassificationData
+    encode: Callable[[NucleotideTokenizer], ClassificationData]
     backbone: TitansConfig
     settings: TrainSettings
     baseline_settings: TrainSettings
     options: dict[str, Any]
     directory: Path
+
+    @functools.cached_property
+    def baseline_data(self) -> ClassificationData:
+        """The splits in single bases, which the CNN reads (as published): ``data`` itself when it is in single bases,
+        else encoded on first use (``tune classify`` never trains the CNN, so never pays for it)."""
+        return self.data if self.data.tokenizer.k == 1 else self.encode(NucleotideTokenizer())
 
     def classifier(self, model: nn.Module) -> nn.Module:
         """``model`` as trained, validated and tested: strand-averaged in eval mode with --rc-average."""
@@ -227,17 +234,16 @@ def plan(args: argparse.Namespace, options: dict[str, Any]) -> Job:
         val_fraction=args.val_fraction, seed=args.seed, val=dev,
     )  # fmt: skip
     data = encode(NucleotideTokenizer(args.kmer, args.kmer_overlap))
-    bases = data if args.kmer == 1 else encode(NucleotideTokenizer())  # the CNN reads single bases, as published
-    if bases.length < MIN_LENGTH:
+    if data.max_bases < MIN_LENGTH:  # the CNN reads single bases: one token per base
         raise DataError(
-            f"{train.source}: sequences of {bases.max_bases} bases, but the Genomic Benchmarks CNN baseline needs at "
+            f"{train.source}: sequences of {data.max_bases} bases, but the Genomic Benchmarks CNN baseline needs at "
             f"least {MIN_LENGTH}; pass --max-length {MIN_LENGTH} to pad the sequences"
         )
     return Job(
         dataset=dataset,
         files=files,
         data=data,
-        baseline_data=bases,
+        encode=encode,
         backbone=backbone,
         settings=settings,
         baseline_settings=dataclasses.replace(settings, lr=args.baseline_lr),

@@ -26,10 +26,10 @@ class TrainSettings:
     device:            "auto" (CUDA when torch sees it, else CPU), "cpu" or "cuda".
     lr_schedule:       learning rate per epoch: "constant", "halving" (lr·0.5^e in epoch e, Time-Series-Library's
                        "type1") or "cosine" (annealed to 0 over ``epochs``).
-    max_minutes:       stop training after this many minutes of wall-clock (default None: no limit); the best
-                       checkpoint so far is the one tested.
     threads:           torch CPU threads (default None: torch's choice, one per core); on a small or busy machine 1
                        is often several times faster for small models.
+    max_minutes:       stop training after this many minutes of wall-clock (default None: no limit); the best
+                       checkpoint so far is the one tested.
     train_online:      online-aware training (forecasting only): train on streams of this many blocks of lookback rows,
                        every memory carried from block to block as at test time (0: every window from M_0).
     tbptt_blocks:      with train_online, blocks per training step: backprop runs through the memories carried over
