@@ -20,7 +20,7 @@ from sklearn.metrics import matthews_corrcoef, precision_recall_fscore_support
 
 from genomics.paper import GUE, GUE_MODELS, TABLE4
 from pipelines.artifacts import FORECASTS, PREDICTIONS, TRACE
-from titans_ts.forecasting.paper import TABLE3
+from titans_ts.forecasting.paper import table3
 from titans_ts.memory import TRACE_FIELDS
 
 MODEL_NAMES = {
@@ -28,6 +28,7 @@ MODEL_NAMES = {
     "dlinear": "DLinear",
     "titans_online": "Titans (online memory)",
     "titans_finetune": "Titans (online fine-tuning)",
+    "patchtst": "PatchTST",
 }
 """Display names of the models in a forecast run's artifacts."""
 BASELINE_NAMES = {"dlinear": "DLinear", "gb_cnn": "GB CNN"}
@@ -66,12 +67,15 @@ def runs_table(client: mlflow.MlflowClient, experiment: str) -> pd.DataFrame:
 
 
 def comparison(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """``metric`` of every run and of its baseline (``baseline_<metric>``, when logged) in long form: ``run``,
-    ``dataset``, ``horizon``, ``model`` ("Titans (<variant>)" or the baseline's name) and ``value``."""
+    """``metric`` of every run, of its baseline (``baseline_<metric>``) and of PatchTST (``patchtst_<metric>``),
+    when logged, in long form: ``run``, ``dataset``, ``horizon``, ``model`` ("Titans (<variant>)", the baseline's
+    name or "PatchTST") and ``value``."""
     titans = runs.assign(value=runs[metric], model="Titans (" + runs["model"] + ")")
     parts = [titans]
     if f"baseline_{metric}" in runs:
         parts.append(runs.assign(value=runs[f"baseline_{metric}"], model=runs["baseline"]))
+    if f"patchtst_{metric}" in runs:
+        parts.append(runs.assign(value=runs[f"patchtst_{metric}"], model="PatchTST"))
     frame = pd.concat(parts, ignore_index=True)
     return frame.loc[frame["value"].notna(), ["run", "dataset", "horizon", "model", "value"]]
 
@@ -83,9 +87,9 @@ def reference_lines(datasets: list[str], metric: str) -> pd.DataFrame:
     GUE for test_mcc."""
     rows = []
     for dataset in datasets:
-        if metric in ("test_mse", "test_mae") and dataset in TABLE3:
-            value = TABLE3[dataset][0 if metric == "test_mse" else 1]
-            rows.append((dataset, "paper: Titans, mean of 4 horizons", value))
+        paper = table3(dataset)
+        if metric in ("test_mse", "test_mae") and paper is not None:
+            rows.append((dataset, "paper: Titans, mean of 4 horizons", paper[0 if metric == "test_mse" else 1]))
         if metric == "test_accuracy" and dataset in TABLE4:
             titans, cnn = TABLE4[dataset]
             rows += [(dataset, "paper: Titans", titans / 100), (dataset, "paper: CNN", cnn / 100)]

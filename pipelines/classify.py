@@ -104,8 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "split (default: %(default)s)",
     )
     data.add_argument(
-        "--data-dir", metavar="DIR", help=f"folder of benchmark data sets (default: "
-        f"{default_genomic_dir()}, from $TITANS_TS_DATA)"
+        "--data-dir",
+        metavar="DIR",
+        help=f"folder of benchmark data sets (default: {default_genomic_dir()}, from $TITANS_TS_DATA)",
     )
     data.add_argument("--labels", metavar="PATH", help="FASTA only: a CSV/TSV of record id and label")
     data.add_argument(

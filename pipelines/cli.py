@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from pipelines import classify, dashboard, forecast, info, tune
 from pipelines.info import package_version
+from titans_ts.errors import DataWarning
 
 SUBCOMMANDS = {
     "info": (info, "show versions and whether CUDA and the Triton kernels are available"),
@@ -64,8 +66,20 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
     return parser.parse_args([*argv[:at], *tokens, *argv[at:]])
 
 
+DEFAULT_FORMAT = warnings.formatwarning
+
+
+def one_line_data_warnings(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    """``warnings.formatwarning`` that shows a DataWarning as ``titans-ts: warning: <message>`` (it names its file and
+    rows itself) and every other warning as Python does."""
+    if issubclass(category, DataWarning):
+        return f"titans-ts: warning: {message}\n"
+    return DEFAULT_FORMAT(message, category, *args, **kwargs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    warnings.formatwarning = one_line_data_warnings
     parser = build_parser()
     args = parse(parser, sys.argv[1:] if argv is None else argv)
     if args.command is None:

@@ -1,4 +1,5 @@
-"""Train a Titans forecaster and a DLinear baseline on the same windows, test both, and log the run to MLflow.
+"""Train a Titans forecaster and a DLinear baseline (and, with --patchtst, PatchTST) on the same windows, test them,
+and log the run to MLflow.
 
 The series is split as Time-Series-Library does (ETTh*: 12/4/4 months; ETTm*: the same in 15-minute rows; any
 other file: 70/10/20 % by time), standardised with a scaler fitted on the train rows only, and cut into stride-1
@@ -19,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,9 @@ from pipelines.options import (
     train_settings,
 )
 from titans_ts.data_dir import default_data_dir
+from titans_ts.forecasting.baselines import PATCHTST_LR, DLinear, PatchTST, patchtst_hyperparameters
 from titans_ts.forecasting.data import (
+    DUPLICATE_POLICIES,
     NAN_POLICIES,
     ForecastData,
     load_table,
@@ -87,16 +91,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--dataset",
         metavar="NAME",
-        help=f"a benchmark by name: ETTh1 is bundled, others are read from --data-dir (default: {DEFAULT_DATASET})",
+        help=f"a benchmark by name: ETTh1 is bundled, others (ETTh2, ETTm1, ETTm2, weather) are read from "
+        f"--data-dir; ETTh* and ETTm* are split 12/4/4 months, every other 70/10/20 %% (default: {DEFAULT_DATASET})",
     )
     data.add_argument(
-        "--data-dir", metavar="DIR", help=f"folder of benchmark files for --dataset (default: "
-        f"{default_data_dir()}, from $TITANS_TS_DATA)"
+        "--data-dir",
+        metavar="DIR",
+        help=f"folder of benchmark files for --dataset (default: {default_data_dir()}, from $TITANS_TS_DATA)",
     )
     data.add_argument(
         "--date-col",
         metavar="NAME",
-        help="the date column (default: the first named date/datetime/time/timestamp/ds, else the first that parses)",
+        help="the date column, or separate ones as year,quarter / year,month / year,month,day (default: the first "
+        "named date/datetime/time/timestamp/ds, else year + quarter/month columns, else the first that parses)",
     )
     data.add_argument("--target", metavar="COL", help="the column to forecast in modes S and MS (default: the last)")
     data.add_argument(
@@ -111,6 +118,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="COL",
         help="use only these columns besides --target (which is then required); default: every column",
+    )
+    data.add_argument(
+        "--date-format",
+        metavar="FMT",
+        help="strftime format of the date column, e.g. %%d%%m%%Y (default: inferred; quarters 1974Q1, months "
+        "1974-01 / Jan 1974, compact 19580329, month names Jan-1-1995, bare years 1871, year + quarter or month "
+        "columns are recognised)",
+    )
+    data.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="CSV separator (default: detected from the header line among comma, semicolon, tab and |; with any "
+        "but a comma, decimal commas such as 1,5 are read as numbers)",
+    )
+    data.add_argument(
+        "--duplicate-dates",
+        choices=DUPLICATE_POLICIES,
+        help="a timestamp on several rows: error, keep every row, or keep the first of each (default: keep for "
+        "--dataset, whose protocol uses every row of the file, error for --data)",
     )
     data.add_argument(
         "--nan-policy",
@@ -149,6 +175,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--head-dropout", type=float, default=0.0, help="dropout before the head (default: %(default)s)")
     train = parser.add_argument_group("training")
     add_training_arguments(train, "DLinear", baseline_lr=5e-3, defaults=DEFAULTS)
+    add_switch(
+        train,
+        "--patchtst",
+        False,
+        "also train PatchTST (Nie et al. 2023) on the same windows with the same budget as a second peer: its "
+        "authors' published encoder for the data set (ETTh*: width 16, others: width 128; 3 layers, patches 16/8)",
+    )
+    train.add_argument(
+        "--patchtst-lr",
+        type=float,
+        default=PATCHTST_LR,
+        help="Adam learning rate of PatchTST (default: %(default)s, its authors' for 100 epochs)",
+    )
     evaluation = parser.add_argument_group("evaluation")
     add_switch(
         evaluation,
@@ -170,8 +209,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Job:
-    """One (dataset, model, horizon) run: the prepared data, the model configuration, the training settings of Titans
-    and of the DLinear baseline, the options, and the checkpoint folder."""
+    """One (dataset, model, horizon) run: the prepared data, the model configuration, the training settings of Titans,
+    of the DLinear baseline and of PatchTST (None: not trained), the options, and the checkpoint folder."""
 
     dataset: str
     path: Path
@@ -179,6 +218,7 @@ class Job:
     forecaster: ForecasterConfig
     settings: TrainSettings
     baseline_settings: TrainSettings
+    patchtst_settings: TrainSettings | None
     options: dict[str, Any]
     directory: Path
 
@@ -210,12 +250,15 @@ def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
     run folder. DataError / ValueError for bad input."""
     settings = train_settings(args)
     baseline_settings = dataclasses.replace(settings, lr=args.baseline_lr, train_online=0)  # DLinear has no memory
+    patchtst_settings = dataclasses.replace(settings, lr=args.patchtst_lr, train_online=0) if args.patchtst else None
     if args.covariates and not args.target:
         raise ValueError("--covariates needs --target (the column to forecast)")
     path = Path(args.data) if args.data else resolve_dataset(args.dataset or DEFAULT_DATASET, args.data_dir)
     dataset = dataset_name(path)
     columns = [*args.covariates, args.target] if args.covariates else None
-    table = load_table(path, args.date_col, args.nan_policy, columns)
+    duplicates = args.duplicate_dates or ("error" if args.data else "keep")
+    reading = {"date_format": args.date_format, "sep": args.sep, "duplicate_dates": duplicates}
+    table = load_table(path, args.date_col, args.nan_policy, columns, **reading)
     horizons = list(dict.fromkeys(h for value in args.horizon for h in value))
     directory = run_directory(args, RUNS_ROOT, dataset)
     jobs = []
@@ -223,7 +266,8 @@ def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
         data = prepare_forecast(table, args.lookback, horizon, args.features, args.target)
         options = {**parser_options, "horizon": horizon}
         config = forecaster_config(args, data)
-        jobs.append(Job(dataset, path, data, config, settings, baseline_settings, options, directory / f"H{horizon}"))
+        settings_of = (settings, baseline_settings, patchtst_settings)
+        jobs.append(Job(dataset, path, data, config, *settings_of, options, directory / f"H{horizon}"))
     return jobs
 
 
@@ -248,7 +292,6 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     from pipelines.artifacts import FORECASTS, TRACE
     from pipelines.forecast_artifacts import write_forecasts, write_trace
     from pipelines.tracking import start_job_run
-    from titans_ts.forecasting.baselines import DLinear
     from titans_ts.forecasting.finetune import choose_finetune_lr
     from titans_ts.forecasting.model import ForecastOnly, TitansForecastNet
     from titans_ts.forecasting.online import compare_online
@@ -259,6 +302,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     if args.resume and result_file.is_file():
         print(f"{job.dataset} {args.model} H{job.data.horizon}: finished before, kept ({result_file})")
         return json.loads(result_file.read_text())
+    started = time.perf_counter()
     data, horizon = job.data, job.data.horizon
     windows = {f"windows_{split}": len(data.windows(split)) for split in ("train", "val", "test")}
     model_params = {f"forecaster.{key}": value for key, value in job.forecaster.to_dict().items()}
@@ -267,6 +311,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         "columns": data.columns,
         "out_columns": data.out_columns,
         "freq": data.table.freq,
+        "date_format_read": data.table.date_format,
         **windows,
     }
     tags = {
@@ -275,6 +320,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         "dataset": job.dataset,
         "horizon": str(horizon),
         "baseline": "dlinear",
+        **({"peer": "patchtst"} if job.patchtst_settings else {}),
     }
     mlflow.set_tracking_uri(tracking_uri(args.tracking_uri))
     with start_job_run(
@@ -309,6 +355,23 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
             "baseline_train_seconds": dlinear.seconds,
         }
         predictions = {"titans": titans.predictions, "dlinear": dlinear.predictions}
+        if job.patchtst_settings:
+            L.seed_everything(args.seed, workers=True)
+            peer = PatchTST(
+                data.lookback, horizon, len(data.columns), job.forecaster.out_index,
+                **patchtst_hyperparameters(job.dataset),
+            )  # fmt: skip
+            patchtst = fit_forecaster(
+                peer, data, job.patchtst_settings, job.directory / "patchtst", args.resume,
+                [EpochMetrics(run_id, "patchtst_")],
+            )  # fmt: skip
+            metrics.update(test_metrics(data, patchtst.predictions, "patchtst_"))
+            metrics.update(
+                patchtst_best_val_mse=patchtst.score,
+                patchtst_epochs=patchtst.epochs,
+                patchtst_train_seconds=patchtst.seconds,
+            )
+            predictions["patchtst"] = patchtst.predictions
         if args.online:
             # The fine-tuning baseline's learning rate: the best of a grid on the validation split read online.
             finetune_lr, finetune_scores = choose_finetune_lr(model, data.scaled["val"], data.targets("val"))
@@ -331,7 +394,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
             predictions["titans_online"] = comparison.online
             predictions["titans_finetune"] = comparison.finetuned
         mlflow.log_metrics(metrics)
-        mlflow.log_figure(forecast_figure(job, titans.predictions, dlinear.predictions), "forecast_vs_actual.png")
+        mlflow.log_figure(forecast_figure(job, predictions), "forecast_vs_actual.png")
         write_forecasts(job.directory / FORECASTS, data, predictions)
         write_trace(job.directory / TRACE, model, data)
         mlflow.log_artifact(str(job.directory / FORECASTS))
@@ -351,8 +414,13 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         "test_mae_original": metrics["test_mae_original"],
         "epochs": titans.epochs,
         "train_seconds": round(titans.seconds, 1),
+        "baseline_train_seconds": round(dlinear.seconds, 1),
         "mlflow_run_id": run_id,
     }
+    if job.patchtst_settings:
+        peer_keys = ("test_mse", "test_mae", "best_val_mse", "epochs")
+        result.update({f"patchtst_{key}": metrics[f"patchtst_{key}"] for key in peer_keys})
+        result["patchtst_train_seconds"] = round(metrics["patchtst_train_seconds"], 1)
     if args.online:
         result.update(online_test_mse=metrics["online_test_mse"], online_test_mae=metrics["online_test_mae"])
         result["online_diverged_window"] = metrics.get("online_diverged_window")
@@ -361,12 +429,14 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         result["finetune_val_mse_by_lr"] = {str(lr): mse for lr, mse in finetune_scores.items()}
         for name in ("frozen", "online", "finetune"):
             result[f"{name}_seconds_per_window"] = metrics[f"{name}_seconds_per_window"]
+    result["job_seconds"] = round(time.perf_counter() - started, 1)  # training, testing and logging, all models
     result_file.write_text(json.dumps(result, indent=2))
     return result
 
 
-def forecast_figure(job: Job, titans: np.ndarray, dlinear: np.ndarray) -> Any:
-    """Three test windows (first, middle, last) of up to three forecast channels (the target first), own units."""
+def forecast_figure(job: Job, predictions: dict[str, np.ndarray]) -> Any:
+    """Three test windows (first, middle, last) of up to three forecast channels (the target first), own units, with
+    the forecasts of Titans and its peers (``predictions`` by model: "titans", "dlinear", "patchtst")."""
     from pipelines.figures import plot_forecasts
 
     data = job.data
@@ -374,7 +444,8 @@ def forecast_figure(job: Job, titans: np.ndarray, dlinear: np.ndarray) -> Any:
     windows = sorted({0, len(actual) // 2, len(actual) - 1})
     channels = list(range(len(data.out_columns)))[::-1][:3]
     history, actual = data.inputs("test")[windows][..., data.out_index], actual[windows]
-    picked = {"Titans": titans[windows], "DLinear": dlinear[windows]}
+    names = {"titans": "Titans", "dlinear": "DLinear", "patchtst": "PatchTST"}
+    picked = {names[key]: values[windows] for key, values in predictions.items() if key in names}
     return plot_forecasts(
         data.inverse_transform(history)[..., channels],
         data.inverse_transform(actual)[..., channels],
@@ -402,10 +473,13 @@ def run_forecast(args: argparse.Namespace) -> int:
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(results, indent=2))
         r = results[-1]
+        peer = ""
+        if "patchtst_test_mse" in r:
+            peer = f"PatchTST MSE {r['patchtst_test_mse']:.4f} MAE {r['patchtst_test_mae']:.4f} | "
         print(
             f"{r['dataset']} {r['model']} L={r['lookback']} H={r['horizon']}: test MSE {r['test_mse']:.4f} "
             f"MAE {r['test_mae']:.4f} | DLinear MSE {r['baseline_test_mse']:.4f} MAE {r['baseline_test_mae']:.4f} | "
-            f"{r['epochs']} epochs, {r['train_seconds']:.0f} s | MLflow run {r['mlflow_run_id']}"
+            f"{peer}{r['epochs']} epochs, {r['train_seconds']:.0f} s | MLflow run {r['mlflow_run_id']}"
         )
         if "finetune_test_mse" in r:
             ms = {name: 1000 * r[f"{name}_seconds_per_window"] for name in ("frozen", "online", "finetune")}

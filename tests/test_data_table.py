@@ -12,6 +12,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from titans_ts.data_dir import default_data_dir
+from titans_ts.errors import DataWarning
 from titans_ts.forecasting.data import (
     DataError,
     SeriesTable,
@@ -119,7 +121,8 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
 def test_gzip_semicolons_selection_and_sorting(tmp_path: Path) -> None:
     text = "date;a;b;label\n2026-01-03;3;30;x\n2026-01-01;1;10;y\n2026-01-02;2;20;z\n"
     (tmp_path / "s.csv.gz").write_bytes(gzip.compress(text.encode()))
-    table = load_table(tmp_path / "s.csv.gz", columns=["b", "a"])
+    with pytest.warns(DataWarning, match=r"s\.csv\.gz: rows are not in time order \(row 2, 2026-01-01, comes after "):
+        table = load_table(tmp_path / "s.csv.gz", columns=["b", "a"])
     assert table.columns == ["b", "a"]
     np.testing.assert_array_equal(table.values, [[10, 1], [20, 2], [30, 3]])
     assert table.dates[0] == np.datetime64("2026-01-01") and table.freq == "D"
@@ -175,7 +178,7 @@ def test_series_table_is_plain_data() -> None:
             "date,x\n2026-01-01,1\nsoon,2\n",
             {},
             r"baddate\.csv: column 'date' does not hold dates: row 2 has 'soon'; "
-            r"name the date column with --date-col$",
+            r"name the date column with --date-col or give its format with --date-format$",
         ),
         (
             "nodatecol.csv",
@@ -235,3 +238,238 @@ def test_corrupt_gzip_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "broken.csv.gz").write_bytes(gzip.compress(b"date,x\n2026-01-01,1\n")[:15])
     with pytest.raises(DataError, match=r"broken\.csv\.gz: cannot read file: "):
         load_table(tmp_path / "broken.csv.gz")
+
+
+MONTHS = pd.date_range("1974-11-01", periods=4, freq="MS")
+DAYS = pd.date_range("1995-01-30", periods=4, freq="D")
+QUARTERS = [(1974, 1), (1974, 2), (1974, 3), (1974, 4), (1975, 1)]
+DATE_FORMATS = [
+    ([f"{y}Q{q}" for y, q in QUARTERS], "1974-01-01", "QS-OCT"),
+    ([f"{y}-Q{q}" for y, q in QUARTERS], "1974-01-01", "QS-OCT"),
+    ([f"{y} Q{q}" for y, q in QUARTERS], "1974-01-01", "QS-OCT"),
+    ([f"Q{q} {y}" for y, q in QUARTERS], "1974-01-01", "QS-OCT"),
+    *((list(MONTHS.strftime(fmt)), "1974-11-01", "MS") for fmt in ("%Y-%m", "%Y/%m", "%YM%m", "%b %Y", "%B %Y")),
+    (list(MONTHS.strftime("%b-%Y")), "1974-11-01", "MS"),
+    (list(DAYS.strftime("%Y%m%d")), "1995-01-30", "D"),
+    (list(pd.date_range("1958-03-29 22:00", periods=4, freq="h").strftime("%Y%m%d%H%M")), "1958-03-29 22:00", "h"),
+    *((list(DAYS.strftime(fmt)), "1995-01-30", "D") for fmt in ("%b-%d-%Y", "%d-%b-%Y", "%B %d, %Y", "%d %b %Y")),
+    (["1871", "1872", "1873", "1874"], "1871-01-01", "YS-JAN"),
+]
+
+
+@pytest.mark.parametrize("date_col", [None, "when"])
+@pytest.mark.parametrize(("labels", "start", "freq"), DATE_FORMATS, ids=[case[0][0] for case in DATE_FORMATS])
+def test_date_formats_read_with_their_frequency(
+    tmp_path: Path, labels: list[str], start: str, freq: str, date_col: str | None
+) -> None:
+    values = np.arange(len(labels), dtype=float)
+    pl.DataFrame({"x": values, date_col or "date": labels}).write_csv(tmp_path / "labels.csv")
+    table = load_table(tmp_path / "labels.csv", date_col=date_col)
+    expected = pd.date_range(start, periods=len(labels), freq=freq)
+    np.testing.assert_array_equal(table.dates, expected.to_numpy())
+    assert table.freq == freq and table.columns == ["x"] and table.date_format
+    np.testing.assert_array_equal(table.values[:, 0], values)
+
+
+def test_date_format_texts(tmp_path: Path) -> None:
+    (tmp_path / "q.csv").write_text("date,x\n1974Q1,1\n1974Q2,2\n1974Q3,3\n")
+    assert load_table(tmp_path / "q.csv").date_format == "quarter labels (1974Q1)"
+    (tmp_path / "d.csv").write_text("date,x\n19580329,1\n19580330,2\n19580331,3\n")
+    assert load_table(tmp_path / "d.csv").date_format == "%Y%m%d"
+    write_series(tmp_path / "h.csv", freq="h", fmt="%Y-%m-%d %H:%M:%S")
+    assert load_table(tmp_path / "h.csv").date_format == "%Y-%m-%d %H:%M:%S"
+    pl.read_csv(tmp_path / "h.csv", try_parse_dates=True).write_parquet(tmp_path / "h.parquet")
+    assert load_table(tmp_path / "h.parquet").date_format == "native datetime"
+
+
+def test_digit_dates_only_in_a_date_or_first_column(tmp_path: Path) -> None:
+    (tmp_path / "years.csv").write_text("x,year\n1,1871\n2,1872\n3,1873\n")
+    assert load_table(tmp_path / "years.csv").dates[0] == np.datetime64("1871-01-01")
+    (tmp_path / "first.csv").write_text("when,x\n19580329,1\n19580330,2\n19580331,3\n")
+    assert load_table(tmp_path / "first.csv").freq == "D"
+    (tmp_path / "ids.csv").write_text("id,value\n1,10\n2,20\n3,30\n")
+    with pytest.raises(DataError, match=r"ids\.csv: no date column found "):
+        load_table(tmp_path / "ids.csv")
+    (tmp_path / "counts.csv").write_text("x,count\n1.5,1871\n2.5,1872\n3.5,1873\n")
+    with pytest.raises(DataError, match=r"counts\.csv: no date column found "):
+        load_table(tmp_path / "counts.csv")
+    (tmp_path / "dated.csv").write_text("date,count\n2026-01-01,1871\n2026-01-02,1872\n2026-01-03,1873\n")
+    table = load_table(tmp_path / "dated.csv")
+    assert table.columns == ["count"] and table.values[:, 0].tolist() == [1871, 1872, 1873]
+
+
+@pytest.mark.parametrize(
+    ("columns", "date_col", "start", "freq", "text"),
+    [
+        ({"Year": [1974] * 4 + [1975], "Quarter": [1, 2, 3, 4, 1]}, None, "1974-01", "QS-OCT", "year + quarter"),
+        ({"year": ["1974"] * 4 + ["1975"], "Qtr": ["Q1", "Q2", "Q3", "Q4", "Q1"]}, None, "1974-01", "QS-OCT", None),
+        ({"YEAR": [1974, 1974, 1975, 1975, 1975], "month": [11, 12, 1, 2, 3]}, None, "1974-11", "MS", "year + month"),
+        (
+            {"Year": [1974, 1974, 1975, 1975, 1975], "Month": ["Nov", "Dec", "Jan", "February", "mar"]},
+            None,
+            "1974-11",
+            "MS",
+            None,
+        ),
+        ({"year": [2026] * 5, "month": [1, 1, 2, 2, 2], "day": [30, 31, 1, 2, 3]}, None, "2026-01-30", "D", None),
+        ({"y": [1974] * 4 + [1975], "per": ["Q1", "Q2", "Q3", "Q4", "Q1"]}, "y,per", "1974-01", "QS-OCT", None),
+        ({"yr": [1974, 1974, 1975, 1975, 1975], "m": [11, 12, 1, 2, 3]}, "yr, m", "1974-11", "MS", None),
+    ],
+)
+def test_dates_in_separate_columns(
+    tmp_path: Path,
+    columns: dict[str, list[object]],
+    date_col: str | None,
+    start: str,
+    freq: str,
+    text: str | None,
+) -> None:
+    pl.DataFrame({"x": np.arange(5.0), **columns}).write_csv(tmp_path / "parts.csv")
+    table = load_table(tmp_path / "parts.csv", date_col=date_col)
+    assert table.columns == ["x"]
+    np.testing.assert_array_equal(table.dates, pd.date_range(start, periods=5, freq=freq).to_numpy())
+    assert table.freq == freq
+    names = ", ".join(columns)
+    assert table.date_format.endswith(f" columns ({names})")
+    if text is not None:
+        assert table.date_format == f"{text} columns ({names})"
+
+
+@pytest.mark.parametrize(
+    ("columns", "date_col", "message"),
+    [
+        (
+            {"Year": [1974, 1974], "Quarter": [1, 5]},
+            None,
+            r"column 'Quarter' does not hold quarters \(1-4 or Q1-Q4\): row 2 has '5'$",
+        ),
+        ({"year": ["1974", "74"], "month": [1, 2]}, None, r"column 'year' does not hold years \(4 digits\): row 2"),
+        (
+            {"year": [2026, 2026], "month": [2, 2], "day": [28, 31]},
+            None,
+            r"date columns 'year', 'month', 'day' do not form a date at row 2 \(2026-2-31\)$",
+        ),
+        ({"year": [2026, None], "month": [1, 2]}, None, r"date column 'year' is empty at row 2$"),
+        (
+            {"year": [2026], "month": [1]},
+            "year,month,x,x",
+            r"date columns 'year,month,x,x' are 4 columns; give one date column, or year,quarter or ",
+        ),
+    ],
+)
+def test_bad_date_parts_raise(
+    tmp_path: Path, columns: dict[str, list[object]], date_col: str | None, message: str
+) -> None:
+    pl.DataFrame({"x": [1.0] * len(next(iter(columns.values()))), **columns}).write_csv(tmp_path / "parts.csv")
+    with pytest.raises(DataError, match=r"parts\.csv: " + message):
+        load_table(tmp_path / "parts.csv", date_col=date_col)
+
+
+def test_date_format_forces_a_format(tmp_path: Path) -> None:
+    (tmp_path / "dmy.csv").write_text("date,x\n01022026,1\n02022026,2\n03022026,3\n")
+    table = load_table(tmp_path / "dmy.csv", date_format="%d%m%Y")
+    assert table.dates[0] == np.datetime64("2026-02-01") and table.freq == "D" and table.date_format == "%d%m%Y"
+    (tmp_path / "mdy.csv").write_text("when,x\n01/02/2026,1\n01/03/2026,2\n01/04/2026,3\n")
+    assert load_table(tmp_path / "mdy.csv").dates[0] == np.datetime64("2026-02-01")  # day first unless told
+    assert load_table(tmp_path / "mdy.csv", date_format="%m/%d/%Y").dates[0] == np.datetime64("2026-01-02")
+    (tmp_path / "mixed.csv").write_text("date,x\n01022026,1\n2026-02-02,2\n")
+    with pytest.raises(
+        DataError, match=r"mixed\.csv: column 'date' does not match the date format '%d%m%Y': row 2 has '2026-02-02'$"
+    ):
+        load_table(tmp_path / "mixed.csv", date_format="%d%m%Y")
+    with pytest.raises(DataError, match=r"mixed\.csv: invalid date format '%Q': "):
+        load_table(tmp_path / "mixed.csv", date_format="%Q")
+    (tmp_path / "parts.csv").write_text("year,month,x\n2026,1,1\n")
+    with pytest.raises(
+        DataError, match=r"parts\.csv: a date format applies to one date column, not to date columns 'year', "
+    ):
+        load_table(tmp_path / "parts.csv", date_col="year,month", date_format="%Y")
+
+
+def test_unreadable_date_blames_the_row_the_likeliest_format_does_not_read(tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text("date,x\n01/02/2026,1\n01/13/2026,2\nsoon,3\n")
+    with pytest.raises(DataError, match=r"bad\.csv: column 'date' does not hold dates: row 3 has 'soon'; "):
+        load_table(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_separator_is_detected_and_decimal_commas_read(tmp_path: Path, sep: str) -> None:
+    rows = ["date", "x", "y"], ["2026-01-01", "1,5", "2"], ["2026-01-02", "2,25", "-3,0"], ["2026-01-03", "3", "4"]
+    (tmp_path / "sep.csv").write_text("".join(sep.join(row) + "\n" for row in rows))
+    for given in (None, sep):
+        table = load_table(tmp_path / "sep.csv", sep=given)
+        assert table.columns == ["x", "y"] and table.freq == "D"
+        np.testing.assert_array_equal(table.values, [[1.5, 2], [2.25, -3], [3, 4]])
+    with pytest.raises(DataError, match=r"sep\.csv: separator ',' does not occur in the header line, which "):
+        load_table(tmp_path / "sep.csv", sep=",")
+
+
+def test_comma_separated_values_keep_commas_as_separators(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text('date,x\n2026-01-01,"1,5"\n')
+    with pytest.raises(DataError, match=r"c\.csv: column 'x' is not numeric: row 1 has '1,5'$"):
+        load_table(tmp_path / "c.csv")
+    (tmp_path / "one.csv").write_text("date;x\n2026-01-01;1\n")
+    with pytest.raises(DataError, match=r"one\.csv: separator ':' does not occur in the header line, which ';' "):
+        load_table(tmp_path / "one.csv", sep=":")
+    with pytest.raises(DataError, match=r"one\.csv: the separator must be one character, got ';;'$"):
+        load_table(tmp_path / "one.csv", sep=";;")
+
+
+DUPLICATES = "date,x\n2026-01-01,1\n2026-01-02,2\n2026-01-03,3\n2026-01-02,4\n2026-01-04,5\n"
+
+
+def test_duplicate_dates_raise_by_default(tmp_path: Path) -> None:
+    (tmp_path / "dup.csv").write_text(DUPLICATES)
+    with pytest.raises(
+        DataError,
+        match=r"dup\.csv: date column 'date' repeats 2026-01-02 at rows 2, 4 \(1 timestamp repeated, 2 rows\); "
+        r"keep them with --duplicate-dates keep or keep the first of each with --duplicate-dates first$",
+    ):
+        load_table(tmp_path / "dup.csv")
+    with pytest.raises(DataError, match=r"dup\.csv: unknown duplicate-dates policy 'last'; use one of error, keep, "):
+        load_table(tmp_path / "dup.csv", duplicate_dates="last")
+
+
+def test_duplicate_dates_keep_or_first(tmp_path: Path) -> None:
+    (tmp_path / "dup.csv").write_text(DUPLICATES)
+    with pytest.warns(DataWarning) as caught:
+        table = load_table(tmp_path / "dup.csv", duplicate_dates="keep")
+    messages = [str(warning.message) for warning in caught]
+    assert messages[0].endswith(
+        "dup.csv: rows are not in time order (row 4, 2026-01-02, comes after 2026-01-03); sorted by date"
+    )
+    assert messages[1].endswith(
+        "repeats 2026-01-02 at rows 2, 4 (1 timestamp repeated, 2 rows); kept them all in file order"
+    )
+    np.testing.assert_array_equal(table.values[:, 0], [1, 2, 4, 3, 5])
+    with (
+        pytest.warns(DataWarning, match=r"dup\.csv: rows are not in time order"),
+        pytest.warns(DataWarning, match=r"dup\.csv: date column 'date' repeats 2026-01-02 .*dropped 1 row"),
+    ):
+        table = load_table(tmp_path / "dup.csv", duplicate_dates="first")
+    np.testing.assert_array_equal(table.values[:, 0], [1, 2, 3, 5])
+    assert table.freq == "D"
+
+
+def test_unsorted_rows_are_sorted_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "late.csv").write_text("date,x\n2026-01-02 06:00,2\n2026-01-03 06:00,3\n2026-01-01 06:00,1\n")
+    with pytest.warns(
+        DataWarning,
+        match=r"late\.csv: rows are not in time order \(row 3, 2026-01-01 06:00:00, comes after 2026-01-03 06:00:00\); "
+        r"sorted by date$",
+    ):
+        table = load_table(tmp_path / "late.csv")
+    np.testing.assert_array_equal(table.values[:, 0], [1, 2, 3])
+    assert table.dates[0] == np.datetime64("2026-01-01T06:00")
+
+
+WEATHER = default_data_dir() / "weather" / "weather.csv.gz"
+
+
+@pytest.mark.skipif(not WEATHER.is_file(), reason="../shared/data/weather/weather.csv.gz not present")
+def test_weather_repeats_one_timestamp_and_keeps_every_row() -> None:
+    with pytest.raises(DataError, match=r"date column 'date' repeats 2020-05-12 06:00:00 at rows 19044, 19045 \(1 "):
+        load_table(WEATHER)
+    with pytest.warns(DataWarning, match=r"repeats 2020-05-12 06:00:00 .*kept them all in file order$"):
+        table = load_table(WEATHER, duplicate_dates="keep")
+    assert table.values.shape == (52696, 21) and table.columns[-1] == "OT"

@@ -51,6 +51,7 @@ def hourly_run(workdir: Path) -> dict[str, Any]:
     ))  # fmt: skip
     out = workdir / "hourly.json"
     argv = ["--data", str(data), "--config", str(config), "--epochs", "2", "--run-dir", "hourly", "--online"]
+    argv += ["--patchtst", "--patchtst-lr", "1e-3"]
     argv += ["--summary-json"]
     code = forecast(*argv, str(out))
     assert code == 0
@@ -64,8 +65,9 @@ def test_summary_json(hourly_run: dict[str, Any]) -> None:
         "hourly", "mal", 24, 48
     )  # fmt: skip
     assert hourly_run["epochs"] == 2  # the command line overrides the config file's 5
-    for key in ("test_mse", "test_mae", "val_mse", "baseline_test_mse", "baseline_test_mae"):
+    for key in ("test_mse", "test_mae", "val_mse", "baseline_test_mse", "baseline_test_mae", "patchtst_test_mse"):
         assert 0 < hourly_run[key] < 5, key
+    assert hourly_run["patchtst_epochs"] == 2 and hourly_run["job_seconds"] >= hourly_run["train_seconds"]
 
 
 def test_mlflow_run_contents(workdir: Path, hourly_run: dict[str, Any]) -> None:
@@ -81,7 +83,8 @@ def test_mlflow_run_contents(workdir: Path, hourly_run: dict[str, Any]) -> None:
     )
     assert run.data.tags["data_sha256"] == file_sha256(workdir / "hourly.csv")
     assert len(run.data.tags["git_commit"].removesuffix("-dirty")) in (40, len("unknown"))
-    for name in ("train_loss", "val_mse", "val_mae", "baseline_train_loss", "baseline_val_mse"):
+    assert params["patchtst_lr"] == "0.001" and run.data.tags["peer"] == "patchtst"
+    for name in ("train_loss", "val_mse", "val_mae", "baseline_train_loss", "baseline_val_mse", "patchtst_val_mse"):
         assert [m.step for m in client.get_metric_history(run_id, name)] == [0, 1], name
     metrics = run.data.metrics
     for name in ("test_mse", "test_mae", "test_mse_original", "test_mae_original", "baseline_test_mse"):
@@ -109,13 +112,24 @@ def test_dashboard_artifacts_hold_the_scored_forecasts(hourly_run: dict[str, Any
         assert saved["window_mse/titans"].shape == (windows, 3) and len(saved["windows"]) == 100
         assert float(saved["window_mse/titans"].mean()) == pytest.approx(hourly_run["test_mse"], rel=1e-5)
         assert float(saved["window_mse/dlinear"].mean()) == pytest.approx(hourly_run["baseline_test_mse"], rel=1e-5)
+        assert float(saved["window_mse/patchtst"].mean()) == pytest.approx(hourly_run["patchtst_test_mse"], rel=1e-5)
         assert float(saved["window_mse/titans_online"].mean()) == pytest.approx(hourly_run["online_test_mse"], rel=1e-5)
         finetune_mse = float(saved["window_mse/titans_finetune"].mean())
         assert finetune_mse == pytest.approx(hourly_run["finetune_test_mse"], rel=1e-5)
         assert saved["forecast/titans"].shape == (100, 24, 3)
     trace = pd.read_parquet(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{TRACE}"))
-    assert list(trace.columns) == ["layer", "channel", "row", "date", "surprise", "grad_norm", "step_scale", "theta",
-                                   "eta", "alpha"]
+    assert list(trace.columns) == [
+        "layer",
+        "channel",
+        "row",
+        "date",
+        "surprise",
+        "grad_norm",
+        "step_scale",
+        "theta",
+        "eta",
+        "alpha",
+    ]
     blocks, tokens = 248 // 48, 12  # patch 4, stride 4 over 48 rows
     assert len(trace) == blocks * tokens * 3 and set(trace["channel"]) == {"temp", "load", "sales"}
     assert trace["row"].max() == blocks * 48 - 1 and np.isfinite(trace[["surprise", "grad_norm"]]).all().all()

@@ -1,4 +1,4 @@
-"""The forecasting models: TitansForecastNet (RevIN, patching, channel modes) and the DLinear baseline."""
+"""The forecasting models: TitansForecastNet (RevIN, patching, channel modes) and the DLinear and PatchTST peers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from titans_ts import TitansConfig
 from titans_ts.config import VARIANTS
-from titans_ts.forecasting.baselines import DLinear
+from titans_ts.forecasting.baselines import DLinear, PatchTST, patchtst_hyperparameters
 from titans_ts.forecasting.model import ForecasterConfig, RevIN, TitansForecastNet
 
 TINY = {"d_model": 8, "n_layers": 1, "n_heads": 2, "chunk_size": 4, "segment_size": 8, "window": 8}
@@ -92,3 +92,32 @@ def test_dlinear_trend_of_a_line_is_the_line_inside() -> None:
     torch.testing.assert_close(model(line)[0], torch.zeros(1, 6, 1))  # a moving average keeps a line inside
     with pytest.raises(ValueError, match="odd"):
         DLinear(24, 6, 1, kernel_size=4)
+
+
+def test_patchtst_shapes_and_patches() -> None:
+    model = PatchTST(96, 24, 3, d_model=16, n_heads=4, e_layers=1, d_ff=32)
+    assert model.position.shape == (12, 16)  # (96 - 16) / 8 + 2 patches with the end padding, as Time-Series-Library
+    assert model(torch.randn(5, 96, 3))[0].shape == (5, 24, 3)
+    assert PatchTST(96, 24, 3, out_index=[2], d_model=16, n_heads=4, e_layers=1)(torch.randn(5, 96, 3))[0].shape == (
+        5, 24, 1
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="shorter than patch_len"):
+        PatchTST(8, 4, 1)
+
+
+def test_patchtst_forecast_follows_the_scale_and_level_of_each_window() -> None:
+    """The per-window normalisation: scaling a channel by a and shifting it by b does the same to its forecast."""
+    torch.manual_seed(0)
+    model = PatchTST(48, 12, 2, d_model=16, n_heads=2, e_layers=2, d_ff=32).eval()
+    x = torch.randn(4, 48, 2)
+    a, b = torch.tensor([3.0, 0.5]), torch.tensor([-7.0, 100.0])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x * a + b)[0], model(x)[0] * a + b, rtol=1e-4, atol=1e-3)
+
+
+def test_patchtst_hyperparameters_are_its_authors_per_dataset() -> None:
+    narrow = {"e_layers": 3, "n_heads": 4, "d_model": 16, "d_ff": 128, "dropout": 0.3}
+    assert patchtst_hyperparameters("ETTh2") == patchtst_hyperparameters("etth1") == narrow
+    assert patchtst_hyperparameters("weather") == patchtst_hyperparameters("ETTm1") == {
+        "e_layers": 3, "n_heads": 16, "d_model": 128, "d_ff": 256, "dropout": 0.2
+    }  # fmt: skip

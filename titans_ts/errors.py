@@ -1,4 +1,5 @@
-"""The one exception the applications raise for bad input (``DataError``), and a positivity check for arguments."""
+"""The one exception the applications raise for bad input (``DataError``), the warning for input problems they
+handled (``DataWarning``), and a positivity check for arguments."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ class DataError(ValueError):
     The message starts with the file (or series) it concerns and names the column and row where that applies;
     rows are counted from 1, header excluded (row 1 of a CSV is its line 2).
     """
+
+
+class DataWarning(UserWarning):
+    """A problem with input data that was handled (e.g. rows sorted into time order): one line, starting with the
+    file it concerns, naming the column and row where that applies."""
 
 
 def require_positive(name: str, value: object, source: str) -> None:

@@ -18,7 +18,8 @@ from torch.utils.data import ConcatDataset
 
 from titans_ts.config import TitansConfig
 from titans_ts.errors import DataError
-from titans_ts.forecasting.data.panel import Panel, make_frame, next_dates, read_panel, stamp_text
+from titans_ts.forecasting.data.dates import stamp_text
+from titans_ts.forecasting.data.panel import Panel, make_frame, next_dates, read_panel
 from titans_ts.forecasting.data.windows import WindowDataset
 from titans_ts.forecasting.model import ForecasterConfig, TitansForecastNet
 from titans_ts.forecasting.online import MemoryStream, forecast_window
@@ -69,8 +70,10 @@ class Forecaster:
     ) -> None:
         unknown = sorted(set(options) - _BACKBONE - _HEAD - _TRAINING)
         if set(options) & set(STREAM_TRAINING):
-            raise ValueError("train_online and tbptt_blocks are not supported by Forecaster yet (it trains every "
-                             "window from M_0); use titans-ts forecast --train-online on one series")
+            raise ValueError(
+                "train_online and tbptt_blocks are not supported by Forecaster yet (it trains every "
+                "window from M_0); use titans-ts forecast --train-online on one series"
+            )
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}; see the Forecaster docstring")
         self.params = {

@@ -5,6 +5,7 @@ from titans_ts.errors import DataError
 from titans_ts.forecasting.data.catalog import available_datasets, resolve_dataset
 from titans_ts.forecasting.data.splits import ForecastData, min_rows, prepare_forecast, split_borders, split_kind
 from titans_ts.forecasting.data.table import (
+    DUPLICATE_POLICIES,
     NAN_POLICIES,
     TABLE_SUFFIXES,
     TABLE_SUFFIXES_TEXT,
@@ -15,6 +16,7 @@ from titans_ts.forecasting.data.table import (
 from titans_ts.forecasting.data.windows import WindowDataset, sliding_windows, window_count
 
 __all__ = [
+    "DUPLICATE_POLICIES",
     "NAN_POLICIES",
     "TABLE_SUFFIXES",
     "TABLE_SUFFIXES_TEXT",

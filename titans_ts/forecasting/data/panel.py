@@ -13,7 +13,8 @@ import polars as pl
 from pandas.tseries.frequencies import to_offset
 
 from titans_ts.errors import DataError
-from titans_ts.forecasting.data.table import _parse_dates, _to_float
+from titans_ts.forecasting.data.dates import parse_dates, stamp_text
+from titans_ts.forecasting.data.table import _to_float
 
 ID, DS, Y = "unique_id", "ds", "y"
 FrameKind = Literal["pandas", "polars"]
@@ -74,7 +75,7 @@ def read_panel(frame: Any, freq: str | None = None, exog: Sequence[str] | None =
         if name not in table.columns or name in (ID, DS, Y):
             raise DataError(f"{source}: exogenous column {name!r} not found among {', '.join(table.columns)}")
     columns = [*exog, Y]
-    dates = _parse_dates(table[DS])
+    dates = parse_dates(table[DS])
     if dates is None:
         raise DataError(f"{source}: column 'ds' does not hold datetimes (type {table[DS].dtype})")
     table = table.select(
@@ -92,7 +93,7 @@ def read_panel(frame: Any, freq: str | None = None, exog: Sequence[str] | None =
     if duplicated.height:
         uid, stamp = duplicated[ID][0], duplicated[DS][0]
         raise DataError(
-            f"{source}: series {uid!r} has duplicate timestamps: {stamp} at rows "
+            f"{source}: series {uid!r} has duplicate timestamps: {stamp_text(stamp)} at rows "
             f"{', '.join(map(str, duplicated.filter(pl.col(ID) == uid, pl.col(DS) == stamp)['row']))}"
         )
     parts = table.partition_by(ID, maintain_order=True, as_dict=True)
@@ -145,8 +146,3 @@ def _frequency(stamps: dict[Any, np.ndarray], freq: str | None, source: str) -> 
         listed = ", ".join(f"{value!r} (series {uid!r})" for value, uid in found.items())
         raise DataError(f"{source}: the series have different frequencies: {listed}; pass freq to pick one")
     return next(iter(found))
-
-
-def stamp_text(stamp: np.datetime64) -> str:
-    """``stamp`` as messages show it: "2024-01-05 04:00:00"."""
-    return str(pd.Timestamp(stamp))

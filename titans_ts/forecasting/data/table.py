@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,17 +12,19 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from titans_ts.errors import DataError
+from titans_ts.errors import DataError, DataWarning
+from titans_ts.forecasting.data.dates import date_columns, date_label, non_numbers, stamp_text
 
 NAN_POLICIES = ("error", "ffill", "interpolate")
+DUPLICATE_POLICIES = ("error", "keep", "first")
+"""What ``load_table`` does with a repeated timestamp: raise, keep every row, or keep the first row of each."""
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 """The files ``load_table`` reads, by the end of their name (any case): the one list of forecasting data files."""
 TABLE_SUFFIXES_TEXT = f"{', '.join(TABLE_SUFFIXES[:-1])} or {TABLE_SUFFIXES[-1]}"
 """``TABLE_SUFFIXES`` for messages and help texts: ".csv, .csv.gz or .parquet"."""
-DATE_NAMES = ("date", "datetime", "time", "timestamp", "ds")
 _NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
-# Formats polars' own inference (ISO, day-first d/m/Y, d.m.Y, Y/m/d, ...) does not try.
-_MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+_SEPARATORS = (",", ";", "\t", "|")
+"""The CSV separators detected from the header line: the one occurring most there (a comma on a tie or none)."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,9 @@ class SeriesTable:
 
     ``values`` is float64 (rows x columns) without NaNs; ``dates`` is numpy datetime64 (timezone-aware input
     is converted to UTC); ``freq`` is the pandas offset alias inferred from the dates ("h", "15min", "D", ...)
-    or None when they are irregular; ``source`` is the file the table came from.
+    or None when they are irregular; ``source`` is the file the table came from; ``date_format`` says how the
+    dates were read ("%Y-%m-%d %H:%M:%S", "quarter labels (1974Q1)", "year + month columns (Year, Month)",
+    "native datetime", ...).
     """
 
     dates: np.ndarray
@@ -37,6 +43,7 @@ class SeriesTable:
     columns: list[str]
     source: str
     freq: str | None
+    date_format: str = ""
 
 
 def load_table(
@@ -44,37 +51,60 @@ def load_table(
     date_col: str | None = None,
     nan_policy: str = "error",
     columns: Sequence[str] | None = None,
+    *,
+    date_format: str | None = None,
+    sep: str | None = None,
+    duplicate_dates: str = "error",
 ) -> SeriesTable:
     """Read ``path`` (``TABLE_SUFFIXES``: .csv, .csv.gz or .parquet) into a SeriesTable.
 
     The date column is ``date_col``, else the first column named date/datetime/time/timestamp/ds (any case),
-    else the first text column whose values all parse as datetimes. ``columns`` selects the value columns
-    (default: all others); each must be numeric. Rows are sorted by date if the file is not. Missing values
-    raise under ``nan_policy="error"``; "ffill" carries the last value forward, "interpolate" interpolates
-    linearly between rows; both fill leading (and trailing) gaps from the nearest value. Every problem raises
-    DataError.
+    else separate year + quarter / year + month (+ day) columns, else the first column whose values all read as
+    dates; ``date_col="Year,Quarter"`` names separate columns. Dates read: ISO dates and times, d/m/Y, d.m.Y,
+    m/d/Y, month names (Jan-1-1995, 1 January 1995), quarter labels (1974Q1, Q1 1974), month labels (1974-01,
+    1974M01, Jan 1974), and, in a column named as the date or the first column, digits (1871, 197401,
+    19580329); timezone-aware times become UTC. ``date_format`` (strftime) forces a format; ``SeriesTable.
+    date_format`` says which was used. ``sep`` is the CSV separator, by default detected from the header line
+    (comma, semicolon, tab or pipe); with another than a comma, decimal commas (1,5) read as numbers.
+
+    ``columns`` selects the value columns (default: all others); each must be numeric. Rows out of time order
+    are sorted (stable) with a DataWarning. A repeated timestamp raises under ``duplicate_dates="error"``;
+    "keep" keeps every row in file order, "first" the first row of each timestamp, both with a DataWarning.
+    Missing values raise under ``nan_policy="error"``; "ffill" carries the last value forward, "interpolate"
+    interpolates linearly between rows; both fill leading (and trailing) gaps from the nearest value. Every
+    problem raises DataError.
     """
     path = Path(path)
     source = str(path)
     if nan_policy not in NAN_POLICIES:
         raise DataError(f"{source}: unknown nan policy {nan_policy!r}; use one of {', '.join(NAN_POLICIES)}")
-    frame = _read(path)
+    if duplicate_dates not in DUPLICATE_POLICIES:
+        raise DataError(
+            f"{source}: unknown duplicate-dates policy {duplicate_dates!r}; use one of {', '.join(DUPLICATE_POLICIES)}"
+        )
+    if date_format is not None:
+        _check_format(date_format, source)
+    frame, separator = _read(path, sep)
     if frame.height == 0:
         raise DataError(f"{source}: no data rows")
-    date_name, dates = _date_column(frame, date_col, source)
-    value_cols = list(columns) if columns is not None else [c for c in frame.columns if c != date_name]
+    date_names, dates, date_text = date_columns(frame, date_col, date_format, source)
+    value_cols = list(columns) if columns is not None else [c for c in frame.columns if c not in date_names]
     for name in value_cols:
         if name not in frame.columns:
             raise DataError(f"{source}: column {name!r} not found; columns: {', '.join(frame.columns)}")
     if not value_cols:
-        raise DataError(f"{source}: no value columns besides the date column {date_name!r}")
-    numeric = pl.DataFrame([_to_float(frame[name], source) for name in value_cols])
+        raise DataError(f"{source}: no value columns besides the {date_label(date_names)}")
+    decimal_comma = separator not in (None, ",")
+    numeric = pl.DataFrame(
+        [_to_float(_decimal_commas(frame[name]) if decimal_comma else frame[name], source) for name in value_cols]
+    )
     if nan_policy == "error":
         _reject_missing(numeric, source)
     times = dates.to_numpy()
-    if not dates.is_sorted():
-        order = np.argsort(times, kind="stable")
-        times, numeric = times[order], numeric.select(pl.all().gather(order))
+    order, notes = _time_order(times, duplicate_dates, date_label(date_names), source)
+    for note in notes:
+        warnings.warn(note, DataWarning, stacklevel=2)
+    times, numeric = times[order], numeric.select(pl.all().gather(order))
     numeric = _fill(numeric, nan_policy, source)
     return SeriesTable(
         dates=times,
@@ -82,6 +112,7 @@ def load_table(
         columns=value_cols,
         source=source,
         freq=pd.infer_freq(pd.DatetimeIndex(times)) if len(times) >= 3 else None,
+        date_format=date_text,
     )
 
 
@@ -93,7 +124,8 @@ def table_stem(path: str | Path) -> str | None:
     return None if suffix is None else name[: -len(suffix)]
 
 
-def _read(path: Path) -> pl.DataFrame:
+def _read(path: Path, sep: str | None) -> tuple[pl.DataFrame, str | None]:
+    """The file as a frame (a CSV's columns as strings) and the CSV's separator (None for Parquet)."""
     source = str(path)
     if not path.is_file():
         raise DataError(f"{source}: file not found")
@@ -102,78 +134,83 @@ def _read(path: Path) -> pl.DataFrame:
         raise DataError(f"{source}: unsupported file type; use {TABLE_SUFFIXES_TEXT}")
     try:
         if name.endswith(".parquet"):
-            return pl.read_parquet(path)
-        options = {"infer_schema": False, "null_values": _NULL_TOKENS}
-        frame = pl.read_csv(path, **options)
-        if frame.width == 1:  # a ';' or tab separated file read with ','
-            for separator in (";", "\t"):
-                if separator in frame.columns[0]:
-                    return pl.read_csv(path, separator=separator, **options)
-        return frame
-    except (pl.exceptions.PolarsError, OSError) as err:
+            return pl.read_parquet(path), None
+        separator = _separator(path, sep, source)
+        return pl.read_csv(path, separator=separator, infer_schema=False, null_values=_NULL_TOKENS), separator
+    except (pl.exceptions.PolarsError, OSError, EOFError) as err:
         summary = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
         raise DataError(f"{source}: cannot read file: {summary[:200]}") from err
 
 
-def _date_column(frame: pl.DataFrame, date_col: str | None, source: str) -> tuple[str, pl.Series]:
-    if date_col is not None:
-        if date_col not in frame.columns:
-            names = ", ".join(frame.columns)
-            raise DataError(f"{source}: date column {date_col!r} not found; columns: {names}")
-        return date_col, _dates_or_raise(frame[date_col], source)
-    for name in frame.columns:
-        if name.strip().lower() in DATE_NAMES:
-            return name, _dates_or_raise(frame[name], source)
-    for name in frame.columns:
-        parsed = _parse_dates(frame[name])
-        if parsed is not None and parsed.null_count() == 0:
-            return name, parsed
-    raise DataError(
-        f"{source}: no date column found (none named {'/'.join(DATE_NAMES)} and none parses as datetimes); "
-        f"columns: {', '.join(frame.columns)}; name it with --date-col"
-    )
-
-
-def _parse_dates(col: pl.Series) -> pl.Series | None:
-    """Naive datetimes parsed from ``col`` (nulls stay null), or None if some value does not parse."""
-    if col.dtype == pl.Date:
-        return col.cast(pl.Datetime("us"))
-    if isinstance(col.dtype, pl.Datetime):
-        parsed = col
-    elif col.dtype == pl.String:
-        text = col.str.strip_chars()
-        for fmt in (None, *_MONTH_FIRST):
-            try:
-                parsed = text.str.to_datetime(format=fmt, strict=True)
-                break
-            except pl.exceptions.PolarsError:
-                continue
-        else:
-            return None
-    else:
-        return None
-    if parsed.dtype.time_zone is not None:
-        parsed = parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return parsed
-
-
-def _dates_or_raise(col: pl.Series, source: str) -> pl.Series:
-    parsed = _parse_dates(col)
-    if parsed is None:
-        try:
-            trial = col.cast(pl.String).str.strip_chars().str.to_datetime(strict=False)
-            bad = trial.is_null() & col.is_not_null()
-        except pl.exceptions.PolarsError:
-            bad = col.is_not_null()
-        row = int(bad.arg_true()[0]) if bad.any() else 0
+def _separator(path: Path, sep: str | None, source: str) -> str:
+    """``sep``, else the one of ``_SEPARATORS`` occurring most in the header line (a comma on a tie or none);
+    DataError if ``sep`` is not in a header line that another separator splits."""
+    with gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb") as file:
+        header = file.readline().decode("utf-8", errors="replace")
+    detected = max(_SEPARATORS, key=header.count)
+    if sep is None:
+        return detected
+    if len(sep) != 1:
+        raise DataError(f"{source}: the separator must be one character, got {sep!r}")
+    if sep not in header and detected in header:
         raise DataError(
-            f"{source}: column {col.name!r} does not hold dates: row {row + 1} has {col[row]!r}; "
-            "name the date column with --date-col"
+            f"{source}: separator {sep!r} does not occur in the header line, which {detected!r} separates; "
+            "leave the separator out to detect it"
         )
-    if parsed.null_count():
-        row = int(parsed.is_null().arg_true()[0])
-        raise DataError(f"{source}: date column {col.name!r} is empty at row {row + 1}")
-    return parsed
+    return sep
+
+
+def _check_format(date_format: str, source: str) -> None:
+    """DataError unless ``date_format`` is a strftime format pandas can read dates with."""
+    try:
+        pd.to_datetime(["2000"], format=date_format, errors="coerce")
+    except ValueError as err:
+        raise DataError(f"{source}: invalid date format {date_format!r}: {str(err).splitlines()[0]}") from err
+
+
+def _time_order(times: np.ndarray, duplicates: str, label: str, source: str) -> tuple[np.ndarray, list[str]]:
+    """The row indices that put ``times`` in time order (a stable sort), less later repeats of a timestamp under
+    ``duplicates="first"``, and the warnings to give; DataError at a repeated timestamp under "error"."""
+    notes = []
+    late = np.flatnonzero(times[1:] < times[:-1])
+    if late.size:
+        row = int(late[0]) + 1
+        notes.append(
+            f"{source}: rows are not in time order (row {row + 1}, {stamp_text(times[row])}, comes after "
+            f"{stamp_text(times[row - 1])}); sorted by date"
+        )
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
+    repeats = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
+    if not repeats.size:
+        return order, notes
+    first = ordered[repeats[0]]
+    rows = order[ordered == first] + 1
+    stamps = np.unique(ordered[repeats]).size
+    shown = ", ".join(map(str, rows[:5])) + (", ..." if rows.size > 5 else "")
+    repeated = (
+        f"{label} repeats {stamp_text(first)} at rows {shown} ({stamps} timestamp{'s' if stamps > 1 else ''} repeated, "
+        f"{repeats.size + stamps} rows)"
+    )
+    if duplicates == "error":
+        raise DataError(
+            f"{source}: {repeated}; keep them with --duplicate-dates keep or keep the first of each with "
+            "--duplicate-dates first"
+        )
+    if duplicates == "keep":
+        notes.append(f"{source}: {repeated}; kept them all in file order")
+        return order, notes
+    notes.append(f"{source}: {repeated}; kept the first of each, dropped {repeats.size} row(s)")
+    return np.delete(order, repeats), notes
+
+
+def _decimal_commas(col: pl.Series) -> pl.Series:
+    """The strings ``col`` with decimal commas as points ("1,5" -> "1.5") when that leaves fewer values that are
+    not numbers, else ``col`` as it is."""
+    if col.dtype != pl.String:
+        return col
+    pointed = col.str.replace_all(",", ".", literal=True)
+    return pointed if non_numbers(pointed) < non_numbers(col) else col
 
 
 def _to_float(col: pl.Series, source: str) -> pl.Series:
