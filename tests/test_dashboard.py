@@ -61,6 +61,7 @@ def test_confusion_and_per_class_by_hand() -> None:
 def test_reference_lines_are_the_paper_numbers_in_logged_units() -> None:
     mse = data.reference_lines(["ETTh1", "mine"], "test_mse")
     assert mse.to_dict("records") == [{"dataset": "ETTh1", "label": "paper: Titans, mean of 4 horizons", "value": 0.42}]
+    assert data.reference_lines(["weather"], "test_mae")["value"].tolist() == [0.265]  # Table 3's "Weather"
     accuracy = data.reference_lines(["human_nontata_promoters"], "test_accuracy").set_index("label")["value"]
     assert accuracy.to_dict() == {"paper: Titans": pytest.approx(0.966), "paper: CNN": pytest.approx(0.846)}
     assert data.reference_lines(["ETTh1"], "test_accuracy").empty
@@ -79,6 +80,9 @@ def test_runs_table_and_comparison(store: mlflow.MlflowClient) -> None:
     assert sorted(set(long["model"])) == ["DLinear", "Titans (mag)"] and len(long) == 4
     titans = long[long["model"] == "Titans (mag)"].set_index("horizon")["value"]
     assert titans.to_dict() == runs.set_index("horizon")["test_mse"].to_dict()
+    with_peer = runs.assign(patchtst_test_mse=runs["test_mse"] + 1)  # as a run made with --patchtst logs it
+    peer = data.comparison(with_peer, "test_mse").query("model == 'PatchTST'").set_index("horizon")["value"]
+    assert peer.to_dict() == with_peer.set_index("horizon")["patchtst_test_mse"].to_dict()
     classified = data.runs_table(store, "classify/dna")
     assert classified["horizon"].tolist() == [0] and classified["baseline"].tolist() == ["GB CNN"]
     with pytest.raises(ValueError, match="no experiment named 'nothing'"):
