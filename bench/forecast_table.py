@@ -9,6 +9,7 @@ the file alone) holds the table, the command, the machine and the wall-clock.
 
     python bench/forecast_table.py --models mag --markdown BENCHMARKS.md -- --epochs 10 --patience 3 --patchtst
     python bench/forecast_table.py --resume --run-root runs/table ...   # continue a killed table
+    python bench/forecast_table.py --report --run-root runs/table ...   # the section so far, while it runs elsewhere
     python bench/forecast_table.py --label online ... -- --online         # adds the online-vs-frozen table
 """
 
@@ -48,6 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--label", default="", help="name of this table, so several tables (other configs) keep their own sections"
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="train nothing: write the section from the horizons finished so far under --run-root (a table still "
+        "running in other processes); a data set's means then cover only its finished horizons",
+    )
     return parse_table_args(parser, argv)
 
 
@@ -65,6 +72,8 @@ def run_one(args: argparse.Namespace, dataset: str, model: str) -> list[dict[str
     """One ``titans-ts forecast`` run of every horizon; its per-horizon summaries."""
     run_dir = Path(args.run_root) / f"{dataset}-{model}"
     summary = run_dir.with_suffix(".json")
+    if args.report:
+        return json.loads(summary.read_text()) if summary.is_file() else []
     argv = [
         "forecast", "--dataset", dataset, "--model", model, "--lookback", str(args.lookback),
         "--horizon", *map(str, args.horizons), "--run-dir", str(run_dir), "--summary-json", str(summary),
@@ -93,6 +102,8 @@ def table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, model), rows in results.items():
+        if not rows:
+            continue
         for r in rows:
             lines.append(
                 f"| {dataset} | {model} | {r['horizon']} | {r['test_mse']:.3f} | {r['test_mae']:.3f} | "
@@ -107,8 +118,9 @@ def table(results: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
         peers = [value for value in (mean["baseline_test_mse"], mean["patchtst_test_mse"]) if value is not None]
         paper = table3(dataset)
         paper_text = f"{paper[0]:.3f} | {paper[1]:.3f}" if paper else "— | —"
+        name = dataset if len(rows) == len(HORIZONS) else f"{dataset} (H{'/'.join(str(r['horizon']) for r in rows)})"
         averages.append(
-            f"| {dataset} | {model} | {mean['val_mse']:.3f} | {mean['test_mse']:.3f} | {mean['test_mae']:.3f} | "
+            f"| {name} | {model} | {mean['val_mse']:.3f} | {mean['test_mse']:.3f} | {mean['test_mae']:.3f} | "
             f"{mean['baseline_test_mse']:.3f} | {mean['baseline_test_mae']:.3f} | {_text(mean['patchtst_test_mse'])} | "
             f"{_text(mean['patchtst_test_mae'])} | {mean['test_mse'] / min(peers):.3f} | {paper_text} |"
         )
@@ -191,7 +203,8 @@ def section(args: argparse.Namespace, results: dict[tuple[str, str], list[dict[s
         "- protocol: Time-Series-Library splits (ETTh: 12/4/4 months), StandardScaler fitted on the train rows, "
         "MSE/MAE on the scaled data over every test window (stride 1, none dropped); the best checkpoint on "
         "validation MSE is tested. DLinear (shared linear maps, kernel 25) and, where shown, PatchTST (its authors' "
-        "encoder for the data set, lr 1e-4) are trained on the same windows with the same budget in the same run. "
+        "encoder for the data set, at the command's --patchtst-lr) are trained on the same windows with the same "
+        "budget in the same run. "
         "Paper: Titans (neural memory) in Table 3 of arXiv 2501.00663, averaged over the four horizons.",
         "",
         table(results),
