@@ -255,3 +255,11 @@ def stamp_text(stamp: np.datetime64) -> str:
 def non_numbers(col: pl.Series) -> int:
     """How many values of the strings ``col`` are not numbers (nulls are)."""
     return int((col.str.strip_chars().cast(pl.Float64, strict=False).is_null() & col.is_not_null()).sum())
+
+
+def check_date_format(date_format: str, source: str) -> None:
+    """DataError unless ``date_format`` is a strftime format pandas can read dates with."""
+    try:
+        pd.to_datetime(["2000"], format=date_format, errors="coerce")
+    except ValueError as err:
+        raise DataError(f"{source}: invalid date format {date_format!r}: {str(err).splitlines()[0]}") from err

@@ -13,7 +13,7 @@ import pandas as pd
 import polars as pl
 
 from titans_ts.errors import DataError, DataWarning
-from titans_ts.forecasting.data.dates import date_columns, date_label, non_numbers, stamp_text
+from titans_ts.forecasting.data.dates import check_date_format, date_columns, date_label, non_numbers, stamp_text
 
 NAN_POLICIES = ("error", "ffill", "interpolate")
 DUPLICATE_POLICIES = ("error", "keep", "first")
@@ -83,7 +83,7 @@ def load_table(
             f"{source}: unknown duplicate-dates policy {duplicate_dates!r}; use one of {', '.join(DUPLICATE_POLICIES)}"
         )
     if date_format is not None:
-        _check_format(date_format, source)
+        check_date_format(date_format, source)
     frame, separator = _read(path, sep)
     if frame.height == 0:
         raise DataError(f"{source}: no data rows")
@@ -158,14 +158,6 @@ def _separator(path: Path, sep: str | None, source: str) -> str:
             "leave the separator out to detect it"
         )
     return sep
-
-
-def _check_format(date_format: str, source: str) -> None:
-    """DataError unless ``date_format`` is a strftime format pandas can read dates with."""
-    try:
-        pd.to_datetime(["2000"], format=date_format, errors="coerce")
-    except ValueError as err:
-        raise DataError(f"{source}: invalid date format {date_format!r}: {str(err).splitlines()[0]}") from err
 
 
 def _time_order(times: np.ndarray, duplicates: str, label: str, source: str) -> tuple[np.ndarray, list[str]]:
