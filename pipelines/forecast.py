@@ -173,6 +173,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_switch(model, "--revin", True, "normalise each input window per channel and undo it on the forecast")
     add_switch(model, "--revin-affine", False, "learn a per-channel scale and shift in the instance normalisation")
     model.add_argument("--head-dropout", type=float, default=0.0, help="dropout before the head (default: %(default)s)")
+    add_switch(
+        model,
+        "--linear-skip",
+        False,
+        "add a linear map of each normalised lookback channel to its horizon (DLinear's linear part) to the forecast",
+    )
     train = parser.add_argument_group("training")
     add_training_arguments(train, "DLinear", baseline_lr=5e-3, defaults=DEFAULTS)
     add_switch(
@@ -241,6 +247,7 @@ def forecaster_config(args: argparse.Namespace, data: ForecastData) -> Forecaste
         revin=args.revin,
         revin_affine=args.revin_affine,
         head_dropout=args.head_dropout,
+        linear_skip=args.linear_skip,
         backbone=backbone_config(args),
     )
 

@@ -50,6 +50,24 @@ def test_independent_channels_do_not_mix() -> None:
     torch.testing.assert_close(y[..., 1:], y_changed[..., 1:])
 
 
+@pytest.mark.parametrize("channels", ["independent", "mixed"])
+def test_linear_skip_starts_silent_and_adds_a_linear_map_per_channel(channels: str) -> None:
+    torch.manual_seed(0)
+    skipped = TitansForecastNet(tiny_config(channels=channels, out_index=(0, 2), linear_skip=True)).eval()
+    plain = TitansForecastNet(tiny_config(channels=channels, out_index=(0, 2))).eval()
+    plain.load_state_dict({k: v for k, v in skipped.state_dict().items() if not k.startswith("skip.")})
+    x = torch.randn(2, 24, 3) * 4 + 1
+    torch.testing.assert_close(skipped(x)[0], plain(x)[0])  # zero at initialisation
+    with torch.no_grad():
+        skipped.skip.weight.normal_()
+        skipped.skip.bias.normal_()
+    mean, std = x.mean(1, keepdim=True), x.std(1, unbiased=False, keepdim=True)
+    normalised = ((x - mean) / std)[..., [0, 2]].transpose(1, 2)  # (B, C_out, L)
+    linear = (normalised @ skipped.skip.weight.T + skipped.skip.bias).transpose(1, 2)  # (B, H, C_out)
+    expected = plain(x)[0] + linear * std[..., [0, 2]]
+    torch.testing.assert_close(skipped(x)[0], expected, rtol=1e-4, atol=1e-4)
+
+
 def test_revin_round_trip_and_scale_equivariance() -> None:
     revin = RevIN(3, affine=True)
     with torch.no_grad():

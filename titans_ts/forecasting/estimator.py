@@ -28,7 +28,7 @@ from titans_ts.training.settings import TrainSettings
 FORECAST = "Titans"  # the name of the forecast column, as neuralforecast names it after the model
 _FORMAT = "titans-ts Forecaster 1"
 _BACKBONE = {f.name for f in fields(TitansConfig)} - {"variant"}
-_HEAD = {"patch_len", "stride", "revin", "revin_affine", "head_dropout"}
+_HEAD = {"patch_len", "stride", "revin", "revin_affine", "head_dropout", "linear_skip"}
 STREAM_TRAINING = ("train_online", "tbptt_blocks")
 """Online-aware training (``streams``) reads one split of one series as streams; the panel fit trains per window."""
 _TRAINING = {f.name for f in fields(TrainSettings)} - set(STREAM_TRAINING)
@@ -47,8 +47,8 @@ class Forecaster:
     mean and standard deviation of its rows in ``fit``; forecasts are in the data's units. ``freq`` (a pandas offset
     alias) is inferred when None. The last ``val_size`` rows of every series (default: ``horizon``) hold the
     validation windows of early stopping. ``options`` are fields of ``TitansConfig`` (d_model, n_layers, ...),
-    ``ForecasterConfig`` (patch_len, stride, revin, revin_affine, head_dropout) or the training settings (lr,
-    batch_size, epochs, patience, loss, max_train_batches, device, lr_schedule). With ``mlflow=True`` every ``fit``
+    ``ForecasterConfig`` (patch_len, stride, revin, revin_affine, head_dropout, linear_skip) or the training settings
+    (lr, batch_size, epochs, patience, loss, max_train_batches, device, lr_schedule). With ``mlflow=True`` every ``fit``
     is an MLflow run in ``experiment`` (store: ``tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else ./mlflow.db)
     with the parameters, per-epoch losses, the best validation MSE and the saved forecaster.
     """

@@ -36,6 +36,8 @@ class ForecasterConfig:
     revin:         instance normalisation of every window and channel (Kim et al. 2022), undone on the forecast.
     revin_affine:  a learned per-channel scale and shift after the normalisation.
     head_dropout:  dropout before the linear head.
+    linear_skip:   add a linear map of each (normalised) lookback channel to its horizon, y += W x + b (DLinear's linear
+                   part, zero at initialisation so training starts from the Titans head alone).
     """
 
     lookback: int
@@ -48,6 +50,7 @@ class ForecasterConfig:
     revin: bool = True
     revin_affine: bool = False
     head_dropout: float = 0.0
+    linear_skip: bool = False
     backbone: TitansConfig = field(default_factory=TitansConfig)
 
     def __post_init__(self) -> None:
@@ -129,6 +132,10 @@ class TitansForecastNet(nn.Module):
             nn.Dropout(config.head_dropout),
             nn.Linear(config.n_patches * d_model, config.horizon * (config.n_outputs if mixed else 1)),
         )
+        self.skip = nn.Linear(config.lookback, config.horizon) if config.linear_skip else None
+        if self.skip is not None:
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
     def initial_state(self, batch: int) -> TitansState:
         """The backbone's state at the start of ``batch`` windows (one sequence per forecast channel when channels are
@@ -156,6 +163,8 @@ class TitansForecastNet(nn.Module):
             tokens = patches.view(batch, config.n_inputs, config.n_patches, -1).transpose(1, 2).flatten(2)
             features, state = self.backbone(self.embed(tokens), state)
             y = self.head(features).view(batch, config.horizon, config.n_outputs)
+        if self.skip is not None:
+            y = y + self.skip((x if index is None else x[..., index]).transpose(1, 2)).transpose(1, 2)
         return (y if self.revin is None else self.revin.denormalize(y, stats, index)), state
 
     def _patches(self, series: Tensor) -> Tensor:
