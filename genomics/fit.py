@@ -40,14 +40,16 @@ def fit_classifier(
     *,
     rc_augment: bool = False,
     rc_average: bool = False,
+    test: bool = True,
 ) -> FitResult:
     """Train ``model`` on ``data``'s train split (each sequence replaced by its reverse complement with probability
     1/2 with ``rc_augment``; validated and tested strand-averaged with ``rc_average``), keep the checkpoint of the
-    best validation MCC (``score``), and predict the test split's class probabilities with it."""
+    best validation MCC (``score``), and predict the test split's class probabilities with it (with ``test=False``,
+    tuning, the test split is left alone)."""
     from genomics.task import ClassificationTask
     from titans_ts.training.fit import fit_and_predict
 
     complement = data.tokenizer.complement if rc_augment else None
     task = ClassificationTask(strand_classifier(model, data, rc_average), settings, complement)
-    splits = {split: data.dataset(split) for split in ("train", "val", "test")}
+    splits = {split: data.dataset(split) for split in ("train", "val", "test")[: 3 if test else 2]}
     return fit_and_predict(task, splits, settings, checkpoints, MONITOR, "max", resume, callbacks)

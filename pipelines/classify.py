@@ -43,8 +43,10 @@ from pipelines.options import (
     backbone_config,
     plan_or_report,
     run_directory,
+    store_run_options,
     train_settings,
 )
+from pipelines.stopping import Stopped
 from titans_ts.config import TitansConfig
 from titans_ts.errors import DataError
 from titans_ts.training.settings import TrainSettings
@@ -157,7 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         QUICK,
         "d_model 32, 1 layer, lr 0.002, 6 epochs of at most 60 batches, 1 thread (on the demo set by default)",
-        RUNS_ROOT,
+        find_run,
         "a finished run is kept, an unfinished one continues from its last checkpoints and MLflow run",
         "write the run's results to this JSON file",
     )
@@ -202,6 +204,12 @@ def dataset_name(path: Path) -> str:
     is named with its folder too ("human_enhancers_cohn-test" for human_enhancers_cohn/test.csv.gz)."""
     stem = Path(path.name.removesuffix(".gz").removesuffix(".GZ")).stem
     return f"{path.resolve().parent.name}-{stem}" if stem.lower() in ("train", "dev", "test") else stem
+
+
+def find_run(args: argparse.Namespace) -> Path:
+    """The run folder of ``args`` (``run_directory``: --run-dir, or with --resume the newest of the data set)."""
+    folder = None if args.data else resolve_benchmark(args.dataset or DEFAULT_DATASET, args.data_dir)
+    return run_directory(args, RUNS_ROOT, dataset_name(Path(args.data)) if folder is None else folder.name)
 
 
 def plan(args: argparse.Namespace, options: dict[str, Any]) -> Job:
@@ -265,8 +273,8 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     from genomics.metrics import classification_metrics
     from genomics.model import TitansClassifierNet, TokenProbabilities
     from pipelines.figures import plot_confusion
-    from pipelines.tracking import start_job_run
-    from titans_ts.training.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
+    from pipelines.tracking import log_model, start_job_run
+    from titans_ts.training.tracking import EpochMetrics, file_sha256, memory_steps, tracking_uri
 
     result_file = job.directory / "result.json"
     if args.resume and result_file.is_file():
@@ -291,13 +299,13 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
                        args.config) as run:  # fmt: skip
         run_id = run.info.run_id
         n_classes, vocab = len(data.classes), data.tokenizer.vocab_size
-        L.seed_everything(args.seed, workers=True)
+        L.seed_everything(args.seed, workers=True, verbose=False)
         model = TitansClassifierNet(vocab, n_classes, job.backbone, args.pooling)
         titans_callbacks = [EpochMetrics(run_id)]
         titans = fit_classifier(
             model, data, job.settings, job.directory / "titans", args.resume, titans_callbacks, **job.strands
         )
-        L.seed_everything(args.seed, workers=True)
+        L.seed_everything(args.seed, workers=True, verbose=False)
         bases = job.baseline_data
         cnn = GenomicBenchmarksCNN(bases.tokenizer.vocab_size, n_classes, bases.length)
         cnn_callbacks = [EpochMetrics(run_id, "baseline_")]
@@ -323,7 +331,8 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         table = {"label": names[labels], "titans": names[predicted[f"Titans ({args.model})"]]}
         pd.DataFrame({**table, "gb_cnn": names[predicted["GB CNN"]]}).to_parquet(job.directory / PREDICTIONS)
         mlflow.log_artifact(str(job.directory / PREDICTIONS))
-        log_exported_model(TokenProbabilities(job.classifier(model)), data.tokens["test"][:2].numpy())
+        steps = memory_steps(job.backbone, data.tokens["test"].shape[1])
+        log_model(PROG, TokenProbabilities(job.classifier(model)), data.tokens["test"][:2].numpy(), steps)
     result = {
         "dataset": job.dataset,
         "model": args.model,
@@ -343,6 +352,8 @@ def run_classify(args: argparse.Namespace) -> int:
     job = plan_or_report(PROG, plan, args)
     if job is None:
         return 2
+    if not args.resume:
+        store_run_options(job.directory, job.options)
     from titans_ts.training.fit import NonFiniteLoss  # here: bad input is reported before Lightning loads
 
     try:
@@ -350,6 +361,9 @@ def run_classify(args: argparse.Namespace) -> int:
     except NonFiniteLoss as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
+    except Stopped as stop:
+        stop.resume = f"continue with: {PROG} --resume --run-dir {job.directory}"
+        raise
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(r, indent=2))
     print(

@@ -1,8 +1,9 @@
 """The ``titans-ts`` command line: one module per subcommand, each with ``add_arguments(parser)`` and ``run(args)``.
 
-A subcommand that reads options from a file (``--config``) or a preset (``--quick``) sets a ``presets`` default: a
-function of the first parse returning option tokens, which are parsed again *before* the user's own flags, so that
-argparse checks them and the flags on the command line win.
+A subcommand that reads options from a file (``--config``, a resumed run's ``options.yaml``) or a preset (``--quick``)
+sets a ``presets`` default: a function of the first parse and the subcommand's own flags returning option tokens,
+which are parsed again *before* the user's own flags, so that argparse checks them and the flags on the command line
+win.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import NoReturn
 
 from pipelines import classify, dashboard, forecast, info, tune
 from pipelines.info import package_version
+from pipelines.stopping import Stopped, stop_on_signals
 from titans_ts.errors import DataWarning
 
 SUBCOMMANDS = {
@@ -58,12 +60,12 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
     argv = list(argv)
     args = parser.parse_args(argv)
     presets = getattr(args, "presets", None)
-    tokens = presets(args) if presets is not None else []
-    if not tokens:
+    if presets is None:
         return args
     innermost = getattr(args, "subcommand", None) or args.command  # "tune forecast": after "forecast"
     at = argv.index(innermost, argv.index(args.command)) + 1
-    return parser.parse_args([*argv[:at], *tokens, *argv[at:]])
+    tokens = presets(args, argv[at:])
+    return parser.parse_args([*argv[:at], *tokens, *argv[at:]]) if tokens else args
 
 
 DEFAULT_FORMAT = warnings.formatwarning
@@ -85,4 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return int(args.func(args))
+    with stop_on_signals():
+        try:
+            return int(args.func(args))
+        except Stopped as stop:
+            then = f"; {stop.resume}" if stop.resume else ""
+            # On a line of its own: a progress bar may hold the current one.
+            print(f"\ntitans-ts {args.command}: stopped by {stop}{then}", file=sys.stderr)
+            return stop.exit_status

@@ -1,7 +1,8 @@
 """Start the dashboard (``dashboards/app.py``, a Streamlit app) on the runs of an MLflow tracking store: run comparison
 against the paper's tables, forecast explorer, the memory's surprise and gates, genomics confusion matrices.
 
-It serves http://127.0.0.1:<port> (this machine only) until Ctrl-C; open that address in a browser.
+It serves http://127.0.0.1:<port> (this machine only) until Ctrl-C or SIGTERM, which stop the Streamlit server too (as
+does the end of this process by any signal, on Linux); open that address in a browser.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from pipelines.stopping import die_with_parent
 
 APP = Path(importlib.util.find_spec("dashboards").origin).resolve().parent / "app.py"  # launched, never imported
 
@@ -54,7 +57,4 @@ def run_dashboard(args: argparse.Namespace) -> int:
         print(f"titans-ts dashboard: error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
         return 2
     print(f"titans-ts dashboard: http://{args.address}:{args.port} (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(command(args))
-    except KeyboardInterrupt:
-        return 0
+    return subprocess.call(command(args), preexec_fn=die_with_parent)  # a signal here stops Streamlit too

@@ -35,12 +35,15 @@ from pipelines.options import (
     backbone_config,
     plan_or_report,
     run_directory,
+    store_run_options,
     train_settings,
 )
+from pipelines.stopping import Stopped
 from titans_ts.data_dir import default_data_dir
 from titans_ts.forecasting.baselines import PATCHTST_LR, DLinear, PatchTST, patchtst_hyperparameters
 from titans_ts.forecasting.data import (
     DUPLICATE_POLICIES,
+    MISSING_DATE_POLICIES,
     NAN_POLICIES,
     ForecastData,
     load_table,
@@ -59,7 +62,7 @@ RUNS_ROOT = Path("runs") / "forecast"
 # Where this pipeline's defaults differ from the library's (TitansConfig, TrainSettings), by option name.
 DEFAULTS = {"dropout": 0.1}
 # --quick: horizon 96, a small model and a capped number of batches; config file and flags still override it.
-QUICK = {"horizon": [96], "d_model": 32, "n_layers": 1, "epochs": 3, "max_train_batches": 60}
+QUICK = {"horizon": [96], "d_model": 32, "n_layers": 1, "epochs": 3, "max_train_batches": 60, "threads": 1}
 
 
 def horizon_value(text: str) -> list[int]:
@@ -139,6 +142,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dataset, whose protocol uses every row of the file, error for --data)",
     )
     data.add_argument(
+        "--missing-dates",
+        choices=MISSING_DATE_POLICIES,
+        help="timestamps missing from the dates' regular grid (e.g. a 60-hour hole in an hourly series): error, keep "
+        "(read the rows as consecutive), or insert them filled by ffill or interpolate (default: keep for --dataset, "
+        "whose protocol uses the rows as they are, error for --data)",
+    )
+    data.add_argument(
         "--nan-policy",
         choices=NAN_POLICIES,
         default="error",
@@ -205,8 +215,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(
         parser,
         QUICK,
-        "horizon 96, d_model 32, 1 layer, 3 epochs of at most 60 batches",
-        RUNS_ROOT,
+        "horizon 96, d_model 32, 1 layer, 3 epochs of at most 60 batches, 1 thread",
+        find_run,
         "finished horizons are kept, the others continue from their last checkpoint and MLflow run",
         "write the per-horizon results to this JSON file",
     )
@@ -232,6 +242,16 @@ class Job:
 def dataset_name(path: Path) -> str:
     """The file name of ``path`` without its data suffix ("ETTh1" for ETTh1.csv.gz)."""
     return table_stem(path) or path.name
+
+
+def data_path(args: argparse.Namespace) -> Path:
+    """--data, else the file of --dataset (default ETTh1) in --data-dir; DataError when it is not there."""
+    return Path(args.data) if args.data else resolve_dataset(args.dataset or DEFAULT_DATASET, args.data_dir)
+
+
+def find_run(args: argparse.Namespace) -> Path:
+    """The run folder of ``args`` (``run_directory``: --run-dir, or with --resume the newest of the data set)."""
+    return run_directory(args, RUNS_ROOT, dataset_name(data_path(args)))
 
 
 def forecaster_config(args: argparse.Namespace, data: ForecastData) -> ForecasterConfig:
@@ -260,11 +280,18 @@ def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
     patchtst_settings = dataclasses.replace(settings, lr=args.patchtst_lr, train_online=0) if args.patchtst else None
     if args.covariates and not args.target:
         raise ValueError("--covariates needs --target (the column to forecast)")
-    path = Path(args.data) if args.data else resolve_dataset(args.dataset or DEFAULT_DATASET, args.data_dir)
+    if args.target and args.features == "M":
+        raise ValueError(
+            f"--target {args.target} needs --features S (the target alone) or MS (every column in, the target out); "
+            "with M every column is forecast"
+        )
+    path = data_path(args)
     dataset = dataset_name(path)
     columns = [*args.covariates, args.target] if args.covariates else None
     duplicates = args.duplicate_dates or ("error" if args.data else "keep")
-    reading = {"date_format": args.date_format, "sep": args.sep, "duplicate_dates": duplicates}
+    missing = args.missing_dates or ("error" if args.data else "keep")
+    reading = {"date_format": args.date_format, "sep": args.sep}
+    reading.update(duplicate_dates=duplicates, missing_dates=missing)
     table = load_table(path, args.date_col, args.nan_policy, columns, **reading)
     horizons = list(dict.fromkeys(h for value in args.horizon for h in value))
     directory = run_directory(args, RUNS_ROOT, dataset)
@@ -276,6 +303,12 @@ def plan(args: argparse.Namespace, parser_options: dict[str, Any]) -> list[Job]:
         settings_of = (settings, baseline_settings, patchtst_settings)
         jobs.append(Job(dataset, path, data, config, *settings_of, options, directory / f"H{horizon}"))
     return jobs
+
+
+def store_options(jobs: list[Job]) -> None:
+    """Keep the options of the run (every horizon of ``jobs``) in its folder, for --resume."""
+    horizons = [job.data.horizon for job in jobs]
+    store_run_options(jobs[0].directory.parent, {**jobs[0].options, "horizon": horizons})
 
 
 def test_metrics(data: ForecastData, predictions: np.ndarray, prefix: str = "") -> dict[str, float]:
@@ -298,12 +331,12 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
 
     from pipelines.artifacts import FORECASTS, TRACE
     from pipelines.forecast_artifacts import write_forecasts, write_trace
-    from pipelines.tracking import start_job_run
+    from pipelines.tracking import log_model, start_job_run
     from titans_ts.forecasting.finetune import choose_finetune_lr
     from titans_ts.forecasting.model import ForecastOnly, TitansForecastNet
     from titans_ts.forecasting.online import compare_online
     from titans_ts.forecasting.task import fit_forecaster
-    from titans_ts.training.tracking import EpochMetrics, file_sha256, log_exported_model, tracking_uri
+    from titans_ts.training.tracking import EpochMetrics, file_sha256, memory_steps, tracking_uri
 
     result_file = job.directory / "result.json"
     if args.resume and result_file.is_file():
@@ -341,11 +374,11 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         args.config,
     ) as run:
         run_id = run.info.run_id
-        L.seed_everything(args.seed, workers=True)
+        L.seed_everything(args.seed, workers=True, verbose=False)
         model = TitansForecastNet(job.forecaster)
         titans_callbacks = [EpochMetrics(run_id)]
         titans = fit_forecaster(model, data, job.settings, job.directory / "titans", args.resume, titans_callbacks)
-        L.seed_everything(args.seed, workers=True)
+        L.seed_everything(args.seed, workers=True, verbose=False)
         baseline = DLinear(data.lookback, horizon, len(data.columns), job.forecaster.out_index)
         dlinear_callbacks = [EpochMetrics(run_id, "baseline_")]
         dlinear = fit_forecaster(
@@ -363,7 +396,7 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         }
         predictions = {"titans": titans.predictions, "dlinear": dlinear.predictions}
         if job.patchtst_settings:
-            L.seed_everything(args.seed, workers=True)
+            L.seed_everything(args.seed, workers=True, verbose=False)
             peer = PatchTST(
                 data.lookback, horizon, len(data.columns), job.forecaster.out_index,
                 **patchtst_hyperparameters(job.dataset),
@@ -406,7 +439,8 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         write_trace(job.directory / TRACE, model, data)
         mlflow.log_artifact(str(job.directory / FORECASTS))
         mlflow.log_artifact(str(job.directory / TRACE))
-        log_exported_model(ForecastOnly(model), data.inputs("test")[:2])
+        steps = memory_steps(job.forecaster.backbone, job.forecaster.n_patches)
+        log_model(PROG, ForecastOnly(model), data.inputs("test")[:2], steps)
     result = {
         "dataset": job.dataset,
         "model": args.model,
@@ -468,6 +502,8 @@ def run_forecast(args: argparse.Namespace) -> int:
     jobs = plan_or_report(PROG, plan, args)
     if jobs is None:
         return 2
+    if not args.resume:
+        store_options(jobs)
     from titans_ts.training.fit import NonFiniteLoss  # here: bad input is reported before Lightning loads
 
     results = []
@@ -477,6 +513,9 @@ def run_forecast(args: argparse.Namespace) -> int:
         except NonFiniteLoss as err:
             print(f"{PROG}: error: {job.dataset} H{job.data.horizon}: {err}", file=sys.stderr)
             return 1
+        except Stopped as stop:
+            stop.resume = f"continue with: {PROG} --resume --run-dir {job.directory.parent}"
+            raise
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps(results, indent=2))
         r = results[-1]

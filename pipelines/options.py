@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from pipelines.config_file import config_tokens, read_config
 from titans_ts.config import TitansConfig
 from titans_ts.errors import DataError
@@ -26,6 +28,11 @@ Plan = TypeVar("Plan")
 
 # Options that say where a run is stored, not what it computes: logged as parameters, left out of config.yaml.
 RUN_ONLY = ("config", "run_dir", "resume", "summary_json", "tracking_uri")
+# The options a run folder keeps (every option but these) and --resume restores; the others may change on resume.
+NOT_STORED = ("config", "run_dir", "resume", "summary_json")
+# What argparse's namespace holds besides the options.
+NOT_OPTIONS = ("func", "presets", "command")
+RUN_OPTIONS = "options.yaml"
 # Options named otherwise than their field: the backbone variant has always been --model (and "model" in config
 # files, search spaces and logged parameters).
 OPTION_NAMES = {"variant": "model"}
@@ -160,12 +167,13 @@ def add_run_arguments(
     parser: argparse.ArgumentParser,
     quick: Mapping[str, Any],
     quick_help: str,
-    runs_root: Path,
+    find_run: Callable[[argparse.Namespace], Path],
     resume_help: str,
     summary_help: str,
 ) -> None:
-    """Register --config, --quick (the options ``quick``, described by ``quick_help``), --tracking-uri, --run-dir
-    (under ``runs_root``), --resume and --summary-json (``summary_help``)."""
+    """Register --config, --quick (the options ``quick``, described by ``quick_help``), --tracking-uri, --run-dir,
+    --resume and --summary-json (``summary_help``); ``find_run(args)`` is the folder --resume continues
+    (``run_directory``)."""
     run = parser.add_argument_group("run, tracking and output")
     run.add_argument(
         "--config",
@@ -183,28 +191,100 @@ def add_run_arguments(
     run.add_argument(
         "--run-dir",
         metavar="DIR",
-        help=f"checkpoint folder of this run (default: {runs_root}/<dataset>-<model>-<date>-<time>)",
+        help="checkpoint folder of this run (default: runs/<pipeline>/<dataset>-<model>-<date>-<time>)",
     )
     add_switch(
         run,
         "--resume",
         False,
-        f"continue the run in --run-dir (by default the newest one of this dataset and model): {resume_help}",
+        "continue the run in --run-dir (by default the newest one of this dataset and model) with the options it "
+        f"was started with (flags given with --resume must equal them): {resume_help}",
     )
     run.add_argument("--summary-json", metavar="PATH", help=summary_help)
-    parser.set_defaults(presets=functools.partial(presets, parser, dict(quick)))
+    parser.set_defaults(presets=functools.partial(presets, parser, dict(quick), find_run))
 
 
-def presets(parser: argparse.ArgumentParser, quick: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    """Option tokens of --quick (the options ``quick``) and --config, in that order (the command-line flags are
-    parsed after them)."""
+def presets(
+    parser: argparse.ArgumentParser,
+    quick: dict[str, Any],
+    find_run: Callable[[argparse.Namespace], Path],
+    args: argparse.Namespace,
+    flags: list[str],
+) -> list[str]:
+    """Option tokens parsed before the command-line ``flags`` (the user's, already parsed into ``args``): with
+    --resume, the options stored in the run folder (``resumed_options``); otherwise those of --quick (the options
+    ``quick``) and --config, in that order."""
     try:
+        if args.resume:
+            return config_tokens(parser, resumed_options(parser, find_run(args), args, flags), RUN_OPTIONS)
         options = read_config(args.config) if args.config else {}
         tokens = config_tokens(parser, quick, "--quick") if options.get("quick", args.quick) else []
         return tokens + config_tokens(parser, options, args.config or "", refused=("config",))
     except ValueError as err:
         parser.error(str(err))  # exits with status 2
         return []
+
+
+def given_options(parser: argparse.ArgumentParser, flags: list[str]) -> set[str]:
+    """The dests of the options that ``flags`` set (not those left at their defaults)."""
+    actions = [action for action in parser._actions if action.option_strings]
+    defaults = [action.default for action in actions]
+    try:
+        for action in actions:
+            action.default = argparse.SUPPRESS
+        given = vars(parser.parse_args(flags, argparse.Namespace()))
+    finally:
+        for action, default in zip(actions, defaults):
+            action.default = default
+    return {action.dest for action in actions if action.dest in given}
+
+
+def store_run_options(directory: Path, options: Mapping[str, Any]) -> None:
+    """Write ``options`` (but the ``NOT_STORED`` ones) to ``directory/options.yaml``, the options --resume restores."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kept = {key: value for key, value in options.items() if key not in (*NOT_STORED, *NOT_OPTIONS)}
+    (directory / RUN_OPTIONS).write_text(yaml.safe_dump(kept, sort_keys=False))
+
+
+def resumed_options(
+    parser: argparse.ArgumentParser, directory: Path, args: argparse.Namespace, flags: list[str]
+) -> dict[str, Any]:
+    """The options stored in ``directory/options.yaml``; ValueError when it is missing, or when one of the
+    command-line ``flags`` (parsed into ``args``) sets a stored option to another value."""
+    path = directory / RUN_OPTIONS
+    if not path.is_file():
+        raise ValueError(
+            f"--resume: {path} not found (the options a run was started with; {directory} is not a titans-ts run or "
+            "predates them): start a new run"
+        )
+    stored = read_config(path)
+    values = vars(parser.parse_args(config_tokens(parser, stored, str(path)), argparse.Namespace()))
+    for dest in sorted(given_options(parser, flags) - set(NOT_STORED)):
+        if _flat(getattr(args, dest)) != _flat(values.get(dest)):
+            flag = "--" + dest.replace("_", "-")
+            raise ValueError(
+                f"--resume: {flag} {_shown(getattr(args, dest))} differs from the run's {_shown(values.get(dest))} "
+                f"({path}); drop the flag to continue the run as it was started, or start a new run"
+            )
+    if args.config:
+        raise ValueError(f"--resume restores the run's options from {path}; --config cannot change them")
+    return stored
+
+
+def _flat(value: Any) -> Any:
+    """A list option's values as one list (``--horizon 96 all`` parses to [[96], [96, 192, 336, 720]])."""
+    if isinstance(value, list):
+        return [item for part in value for item in (_flat(part) if isinstance(part, list) else [part])]
+    return value
+
+
+def _shown(value: Any) -> str:
+    """An option value as typed on a command line."""
+    if isinstance(value, list):
+        return " ".join(_shown(item) for item in _flat(value))
+    if value is None:
+        return "(not given)"
+    return "off" if value is False else "on" if value is True else str(value)
 
 
 def run_directory(args: argparse.Namespace, runs_root: Path, dataset: str) -> Path:
@@ -231,7 +311,7 @@ def plan_or_report(
 ) -> Plan | None:
     """``plan(args, options)`` with the options of the command line; None, after printing the one-line error
     ``<prog>: error: <message>`` to stderr, when ``plan`` raises DataError or ValueError for bad input."""
-    options = {key: value for key, value in vars(args).items() if key not in ("func", "presets", "command")}
+    options = {key: value for key, value in vars(args).items() if key not in NOT_OPTIONS}
     try:
         return plan(args, options)
     except (DataError, ValueError) as err:

@@ -1,17 +1,24 @@
-"""The MLflow run of a pipeline job: started (or reopened on --resume) with its options, tags and config file."""
+"""The MLflow run of a pipeline job: started (or reopened on --resume) with its options, tags and config file, ended
+with the status it earned; its model, logged in the format its length allows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
+from torch import nn
 
 from pipelines.options import RUN_ONLY
-from titans_ts.training.tracking import flat_params, git_commit
+from pipelines.stopping import Stopped
+from titans_ts.training.tracking import EXPORT_MAX_STEPS, experiment_id, flat_params, git_commit, log_exported_model
 
 
+@contextlib.contextmanager
 def start_job_run(
     directory: Path,
     experiment: str,
@@ -21,22 +28,44 @@ def start_job_run(
     tags: Mapping[str, str],
     options: Mapping[str, Any],
     config_file: str | None,
-) -> mlflow.ActiveRun:
+) -> Iterator[mlflow.ActiveRun]:
     """Start the MLflow run of a job whose checkpoints go to ``directory`` in ``experiment`` (on the tracking URI set
     before) or, with ``resume``, reopen the run whose id ``directory/mlflow_run_id`` holds. A new run gets ``params``
     (flattened), ``tags`` and ``git_commit``, ``options`` without the run-location ones as config.yaml (which --config
-    takes back), and the --config file itself as ``config_file/``."""
+    takes back), and the --config file itself as ``config_file/``. The run ends FINISHED after the block, KILLED when
+    it is left by ``Stopped`` (a signal), FAILED on any other exception."""
     id_file = directory / "mlflow_run_id"
     run_id = id_file.read_text().strip() if resume and id_file.is_file() else None
     run = mlflow.start_run(
-        run_id=run_id, run_name=run_name, experiment_id=mlflow.set_experiment(experiment).experiment_id
+        run_id=run_id, run_name=run_name, experiment_id=experiment_id(experiment)
     )
-    if run_id is None:
-        directory.mkdir(parents=True, exist_ok=True)
-        id_file.write_text(run.info.run_id)
-        mlflow.log_params(flat_params(params))
-        mlflow.set_tags({"git_commit": git_commit(), **tags})
-        mlflow.log_dict({k: v for k, v in options.items() if k not in RUN_ONLY}, "config.yaml")
-        if config_file:
-            mlflow.log_artifact(config_file, "config_file")
-    return run
+    try:
+        if run_id is None:
+            directory.mkdir(parents=True, exist_ok=True)
+            id_file.write_text(run.info.run_id)
+            mlflow.log_params(flat_params(params))
+            mlflow.set_tags({"git_commit": git_commit(), **tags})
+            mlflow.log_dict({k: v for k, v in options.items() if k not in RUN_ONLY}, "config.yaml")
+            if config_file:
+                mlflow.log_artifact(config_file, "config_file")
+        yield run
+    except Stopped:
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
+
+
+def log_model(prog: str, model: nn.Module, example: np.ndarray, steps: int) -> None:
+    """``log_exported_model`` in the active run, tagged ``model_format``; a one-line warning (``prog: warning: …``)
+    when the model is too long to export and is logged pickled."""
+    used = log_exported_model(model, example, steps)
+    mlflow.set_tag("model_format", used)
+    if used != "pt2":
+        print(
+            f"{prog}: warning: the model reads {steps} memory chunks an input, more than torch.export unrolls in "
+            f"reasonable time ({EXPORT_MAX_STEPS}): logged pickled with its code (mlflow.pytorch.load_model loads it)",
+            file=sys.stderr,
+        )

@@ -15,6 +15,7 @@ metric picks the tested checkpoint of ``titans-ts classify``).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from titans_ts.training.fit import FitResult
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
+# Where --storage comes from when not given: local workers get it so, never in a file or on a command line (a
+# PostgreSQL URL holds a password).
+STORAGE_ENV = "TITANS_TS_STORAGE"
 TUNE_ONLY = (
     "trials",
     "timeout",
@@ -75,7 +79,7 @@ def forecast_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
         f"tune/forecast/{job.dataset}",
         job.options,
         lambda callbacks: fit_forecaster(
-            TitansForecastNet(job.forecaster), job.data, job.settings, job.directory, callbacks=callbacks
+            TitansForecastNet(job.forecaster), job.data, job.settings, job.directory, callbacks=callbacks, test=False
         ),
     )
 
@@ -93,7 +97,7 @@ def classify_job(args: argparse.Namespace, options: dict[str, Any]) -> TrialJob:
         job.options,
         lambda callbacks: fit_classifier(
             TitansClassifierNet(vocab, n_classes, job.backbone, args.pooling), job.data, job.settings, job.directory,
-            callbacks=callbacks, **job.strands,
+            callbacks=callbacks, test=False, **job.strands,
         ),
     )  # fmt: skip
 
@@ -167,9 +171,9 @@ def add_tuning_arguments(command: argparse.ArgumentParser, tunable: Tunable) -> 
     )
     tune.add_argument(
         "--storage",
-        default=DEFAULT_STORAGE,
         metavar="URL",
-        help="Optuna storage: sqlite:///file.db or postgresql://user:password@host:port/db (default: %(default)s)",
+        help=f"Optuna storage: sqlite:///file.db or postgresql://user:password@host:port/db (default: ${STORAGE_ENV}, "
+        f"else {DEFAULT_STORAGE})",
     )
     tune.add_argument("--sampler", choices=("tpe", "random"), default="tpe", help="(default: %(default)s)")
     tune.add_argument(
@@ -219,12 +223,13 @@ def parent_run(study: Any, experiment: str) -> str:
     """The MLflow parent run of ``study`` (created once and remembered in the study's user attributes)."""
     import mlflow
 
+    from titans_ts.training.tracking import experiment_id
+
     run_id = study.user_attrs.get(PARENT_RUN_KEY)
     if run_id:
         return run_id
-    experiment_id = mlflow.set_experiment(experiment).experiment_id
     run = mlflow.MlflowClient().create_run(
-        experiment_id, run_name=f"study-{study.study_name}", tags={"optuna.study": study.study_name}
+        experiment_id(experiment), run_name=f"study-{study.study_name}", tags={"optuna.study": study.study_name}
     )
     study.set_user_attr(PARENT_RUN_KEY, run.info.run_id)
     return run.info.run_id
@@ -250,7 +255,7 @@ def objective(args: argparse.Namespace, space: dict[str, Any], options: dict[str
         run_id = mlflow_run.info.run_id
         mlflow.log_params(flat_params({**job.params, "trial": trial.number}))
         mlflow.set_tags({"optuna.study": trial.study.study_name, "optuna.trial": str(trial.number)})
-        L.seed_everything(trial_args.seed, workers=True)
+        L.seed_everything(trial_args.seed, workers=True, verbose=False)
         try:
             fitted = job.fit([EpochMetrics(run_id), PyTorchLightningPruningCallback(trial, monitor=metric)])
         except optuna.TrialPruned:
@@ -375,6 +380,7 @@ def flat(value: Any) -> Any:
 
 def run_tune(args: argparse.Namespace) -> int:
     """The ``tune <pipeline>`` subcommands."""
+    args.storage = args.storage or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
     try:
         options, space, job = prepare(args)
     except (DataError, ValueError) as err:
@@ -405,12 +411,13 @@ def run_tune(args: argparse.Namespace) -> int:
         study_dir.mkdir(parents=True, exist_ok=True)
         shared = {
             key: getattr(args, key)
-            for key in ("timeout", "storage", "sampler", "pruner", "search_space", "tracking_uri")
+            for key in ("timeout", "sampler", "pruner", "search_space")
         }
+        secrets = {STORAGE_ENV: args.storage, "MLFLOW_TRACKING_URI": tracking_uri(args.tracking_uri)}
         config = study_dir / "workers.yaml"
         write_config(config, {**options, **shared, "study_name": study_name}, keep=shared.keys() | {"study_name"})
         commands = [worker_command(args.pipeline, config, i, shares[i]) for i in range(1, args.workers)]
-        workers = [subprocess.Popen(command) for command in commands]
+        workers = [subprocess.Popen(command, env={**os.environ, **secrets}) for command in commands]
     study.optimize(
         objective(args, space, options, parent, study_dir),
         n_trials=shares[0],

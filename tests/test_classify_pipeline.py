@@ -112,8 +112,8 @@ def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.Monkey
     run_id = (workdir / "resumed" / "mlflow_run_id").read_text()
     assert mlflow.get_run(run_id).info.status == "FAILED"
 
-    out = workdir / "resumed.json"
-    assert classify_cli(*argv, "--resume", "--summary-json", str(out)) == 0
+    out = workdir / "resumed.json"  # the options come back from the run folder: --data, --epochs and the tiny model
+    assert classify_cli("--resume", "--run-dir", "resumed", "--summary-json", str(out)) == 0
     result = json.loads(out.read_text())
     assert result["epochs"] == 2 and result["mlflow_run_id"] == run_id
     last = torch.load(checkpoints / "last.ckpt", weights_only=False)

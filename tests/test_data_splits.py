@@ -174,3 +174,10 @@ def test_constant_columns_are_named() -> None:
     ):
         prepare_forecast(table, lookback=24, horizon=12)
     assert prepare_forecast(table, lookback=24, horizon=12, features="S", target="c1").columns == ["c1"]
+
+
+def test_a_column_too_large_to_standardise_is_named() -> None:
+    table = make_table(400, columns=3)
+    table.values[:, 1] = 1e300 * (1.0 + table.values[:, 1] / 10.0)  # finite values, infinite variance
+    with pytest.raises(DataError, match=r"demo\.csv: column\(s\) c1 \(up to 1\.\d+e\+300\) overflow float64"):
+        prepare_forecast(table, lookback=24, horizon=12)

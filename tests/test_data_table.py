@@ -467,9 +467,58 @@ WEATHER = default_data_dir() / "weather" / "weather.csv.gz"
 
 
 @pytest.mark.skipif(not WEATHER.is_file(), reason="../shared/data/weather/weather.csv.gz not present")
-def test_weather_repeats_one_timestamp_and_keeps_every_row() -> None:
+def test_weather_repeats_one_timestamp_misses_nine_and_keeps_every_row() -> None:
     with pytest.raises(DataError, match=r"date column 'date' repeats 2020-05-12 06:00:00 at rows 19044, 19045 \(1 "):
         load_table(WEATHER)
-    with pytest.warns(DataWarning, match=r"repeats 2020-05-12 06:00:00 .*kept them all in file order$"):
-        table = load_table(WEATHER, duplicate_dates="keep")
+    with pytest.raises(DataError, match=r"misses 9 timestamp\(s\) of its 10min grid, the first 2020-05-29 09:40:00"):
+        load_table(WEATHER, duplicate_dates="keep")  # and a 100-minute hole
+    with pytest.warns(DataWarning) as shown:
+        table = load_table(WEATHER, duplicate_dates="keep", missing_dates="keep")
     assert table.values.shape == (52696, 21) and table.columns[-1] == "OT"
+    assert str(shown[0].message).endswith("kept them all in file order")
+    assert str(shown[1].message).endswith("read the rows as consecutive")
+
+
+def write_hourly_with_hole(path: Path) -> None:
+    """200 hourly rows, x = row number, with the 60 rows 100..159 taken out."""
+    dates = pd.date_range("2026-03-01", periods=200, freq="h")
+    keep = np.r_[0:100, 160:200]
+    pd.DataFrame({"date": dates[keep].strftime("%Y-%m-%d %H:%M"), "x": keep.astype(float)}).to_csv(path, index=False)
+
+
+def test_missing_timestamps_are_refused_kept_or_filled(tmp_path: Path) -> None:
+    path = tmp_path / "hole.csv"
+    write_hourly_with_hole(path)
+    with pytest.raises(
+        DataError,
+        match=r"hole\.csv: date column 'date' misses 60 timestamp\(s\) of its h grid, the first 2026-03-05 04:00:00 "
+        r"\(between rows 100 and 101, 2026-03-05 03:00:00 and 2026-03-07 16:00:00\); insert them with "
+        r"--missing-dates ffill\|interpolate, or read the rows as consecutive with --missing-dates keep$",
+    ):
+        load_table(path)
+    with pytest.warns(DataWarning, match="read the rows as consecutive"):
+        kept = load_table(path, missing_dates="keep")
+    assert kept.values.shape == (140, 1) and kept.freq is None
+    with pytest.warns(DataWarning, match="inserted them, filled by interpolate"):
+        filled = load_table(path, missing_dates="interpolate")
+    np.testing.assert_allclose(filled.values[:, 0], np.arange(200.0))  # x was the row number: a line
+    assert filled.freq == "h" and filled.dates[100] == np.datetime64("2026-03-05T04:00")
+    with pytest.warns(DataWarning, match="filled by ffill"):
+        carried = load_table(path, missing_dates="ffill")
+    assert carried.values[100:160, 0].tolist() == [99.0] * 60
+
+
+@pytest.mark.parametrize(("odd_rows", "blamed", "most"), [(1, 1, 99), (5, 1, 95), (40, 1, 60), (60, 61, 60)])
+def test_mixed_date_formats_blame_the_first_row_of_the_minority(
+    tmp_path: Path, odd_rows: int, blamed: int, most: int
+) -> None:
+    dates = pd.date_range("2021-01-01", periods=100, freq="D")
+    text = [day.strftime("%d/%m/%Y" if i < odd_rows else "%Y-%m-%d") for i, day in enumerate(dates)]
+    pd.DataFrame({"date": text, "x": np.arange(100.0)}).to_csv(tmp_path / "mixed.csv", index=False)
+    majority, minority = ("%Y-%m-%d", "%d/%m/%Y") if blamed == 1 else ("%d/%m/%Y", "%Y-%m-%d")
+    with pytest.raises(
+        DataError,
+        match=rf"column 'date' mixes date formats: {most} rows read as {majority}, but row {blamed} has "
+        rf"'{text[blamed - 1]}' \({minority}\); write every date in one format$",
+    ):
+        load_table(tmp_path / "mixed.csv")

@@ -14,6 +14,7 @@ import pytest
 from pipelines import forecast
 from pipelines.cli import build_parser, parse
 from titans_ts.data_dir import default_data_dir
+from titans_ts.errors import DataWarning
 from titans_ts.forecasting.data import DataError
 
 SHARED = default_data_dir()
@@ -112,3 +113,41 @@ def test_weather_by_name_keeps_every_row_and_splits_70_10_20(tmp_path: Path) -> 
     # train int(0.7 n) = 36887 rows, test int(0.2 n) = 10539, val the 5270 between, both from a lookback early
     assert data.borders == {"train": (0, 36887), "val": (36791, 42157), "test": (42061, 52696)}
     assert len(data.windows("test")) == 10539 - 720 + 1
+
+
+def test_resume_restores_the_options_the_run_was_started_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = str(tmp_path / "run")
+    started = ["--dataset", "ETTh1", "--lookback", "16", "--horizon", "all", "--d-model", "16"]
+    first = planned(*started, "--max-train-batches", "30", "--no-revin", "--run-dir", run)
+    assert [job.data.horizon for job in first] == [96, 192, 336, 720]
+    forecast.store_options(first)  # as `titans-ts forecast` does before training
+    resumed = parse(build_parser(), ["forecast", "--resume", "--run-dir", run])
+    assert (resumed.d_model, resumed.max_train_batches, resumed.revin, resumed.lookback) == (16, 30, False, 16)
+    assert [job.data.horizon for job in forecast.plan(resumed, vars(resumed))] == [96, 192, 336, 720]
+    parse(build_parser(), ["forecast", "--resume", "--run-dir", run, "--horizon", "all", "--no-revin"])  # the same
+    refused = {
+        ("--d-model", "32"): "--d-model 32 differs from the run's 16",
+        ("--revin",): "--revin on differs from the run's off",
+        ("--config", str(tmp_path / "c.yaml")): "--config cannot change them",
+    }
+    for flags, message in refused.items():
+        with pytest.raises(SystemExit):
+            parse(build_parser(), ["forecast", "--resume", "--run-dir", run, *flags])
+        assert message in capsys.readouterr().err
+    (tmp_path / "old").mkdir()
+    with pytest.raises(SystemExit):
+        parse(build_parser(), ["forecast", "--resume", "--run-dir", str(tmp_path / "old")])
+    assert "options.yaml not found" in capsys.readouterr().err
+
+
+def test_missing_dates_are_refused_for_data_files_unless_a_policy_is_given(tmp_path: Path) -> None:
+    dates = pd.date_range("2026-03-01", periods=400, freq="h").delete(range(200, 260))
+    pd.DataFrame({"date": dates, "x": np.sin(np.arange(340) / 5.0)}).to_csv(tmp_path / "hole.csv", index=False)
+    argv = ["--data", str(tmp_path / "hole.csv"), "--lookback", "16", "--horizon", "4"]
+    with pytest.raises(DataError, match=r"misses 60 timestamp\(s\) of its h grid, the first 2026-03-09 08:00:00"):
+        planned(*argv)
+    with pytest.warns(DataWarning, match="filled by interpolate"):
+        (job,) = planned(*argv, "--missing-dates", "interpolate", "--run-dir", str(tmp_path / "r"))
+    assert len(job.data.table.dates) == 400 and job.data.table.freq == "h"

@@ -153,7 +153,9 @@ def test_online_scores_are_reported(hourly_run: dict[str, Any]) -> None:
         assert metrics[name] == pytest.approx(hourly_run[name]), name
 
 
-def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_continues_a_killed_run(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = write_series(workdir / "short.csv", 700, "h", "%Y-%m-%d %H:%M:%S")
     argv = ["--data", str(data), "--lookback", "24", "--horizon", "12", "--epochs", "2", "--run-dir", "resumed", *TINY]
     crash_in_second_epoch(monkeypatch, ForecastTask)
@@ -166,16 +168,23 @@ def test_resume_continues_a_killed_run(workdir: Path, monkeypatch: pytest.Monkey
     run_id = (workdir / "resumed" / "H12" / "mlflow_run_id").read_text()
     assert mlflow.get_run(run_id).info.status == "FAILED"
 
+    # --resume takes every option back from the run folder; a flag that changes one is refused, naming it.
+    resume = ["--resume", "--run-dir", "resumed"]
+    with pytest.raises(SystemExit, match="2"):
+        forecast(*resume, "--epochs", "3")
+    assert "--epochs 3 differs from the run's 2" in capsys.readouterr().err
     out = workdir / "resumed.json"
-    assert forecast(*argv, "--resume", "--summary-json", str(out)) == 0
+    assert forecast(*resume, "--epochs", "2", "--summary-json", str(out)) == 0  # the same value is accepted
     (result,) = summary(out)
     assert result["epochs"] == 2 and result["mlflow_run_id"] == run_id
     last = torch.load(checkpoints / "last.ckpt", weights_only=False)
-    assert last["epoch"] == 1 and last["global_step"] == 2 * first["global_step"]
+    assert last["epoch"] == 1 and last["global_step"] == 2 * first["global_step"] == 2 * 3  # --max-train-batches 3
+    clock = next(state for key, state in first["callbacks"].items() if "TrainingClock" in key)
+    assert result["train_seconds"] >= round(clock["seconds"], 1) > 0  # the first call's epoch counts too
     assert [m.step for m in mlflow.MlflowClient().get_metric_history(run_id, "train_loss")] == [0, 1]
     assert mlflow.get_run(run_id).info.status == "FINISHED"
     # A finished horizon is kept as it is.
-    assert forecast(*argv, "--resume", "--summary-json", str(out)) == 0
+    assert forecast(*resume, "--summary-json", str(out)) == 0
     assert summary(out) == [result]
 
 
@@ -240,9 +249,14 @@ def bad_csv(workdir: Path) -> str:
         (lambda d: ["--data", str(d / "missing.csv")], "missing.csv: file not found"),
         (lambda d: ["--horizon", "0"], "argument --horizon: horizon must be a positive integer or 'all', got '0'"),
         (lambda d: ["--horizon", "-3"], "horizon must be a positive integer or 'all', got '-3'"),
-        (lambda d: ["--data", bad_csv(d), "--target", "sales"], "column 'sales' is not numeric: row 2 has 'n/a?'"),
+        (
+            lambda d: ["--data", bad_csv(d), "--target", "sales", "--features", "S"],
+            "column 'sales' is not numeric: row 2 has 'n/a?'",
+        ),
         (lambda d: ["--config", str(d / "nope.toml")], "nope.toml: config file not found"),
         (lambda d: ["--covariates", "HUFL"], "--covariates needs --target"),
+        (lambda d: ["--target", "OT"], "--target OT needs --features S (the target alone) or MS"),
+        (lambda d: ["--data", str(d)], "is a folder; give a data file (.csv"),
         (lambda d: ["--run-dir", str(d)], "is not empty; pass --resume to continue it"),
     ],
     ids=[
@@ -252,6 +266,8 @@ def bad_csv(workdir: Path) -> str:
         "non-numeric-target",
         "missing-config",
         "covariates",
+        "target-without-features",
+        "folder-as-data",
         "used-run-dir",
     ],
 )

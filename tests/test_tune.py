@@ -88,6 +88,8 @@ def test_two_workers_share_a_postgres_study(workdir: Path, postgres_url: str) ->
     argv = ["tune", "forecast", *TINY, "--trials", "4", "--workers", "2", "--storage", postgres_url,
             "--study-name", "shared", "--search-space", "space.yaml"]
     assert main(argv) == 0
+    (config,) = Path("runs/tune/shared").glob("worker-0-*/workers.yaml")
+    assert "postgresql" not in config.read_text()  # the URL (with any password) reaches the workers by environment
     study = optuna.load_study(study_name="shared", storage=postgres_url)
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
     assert all(t.state.is_finished() for t in study.trials)

@@ -16,7 +16,12 @@ that ``import titans_ts`` loads neither the application nor Lightning or pytorch
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# MLflow sends usage telemetry unless told otherwise, and decides when it is imported: off, before any import of it
+# (set MLFLOW_DISABLE_TELEMETRY=false to allow it).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from .backbones import Titans, TitansState
 from .config import TitansConfig

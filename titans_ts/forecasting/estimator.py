@@ -146,7 +146,7 @@ class Forecaster:
             backbone=self.backbone,
             **self.head,
         )
-        L.seed_everything(self.seed, workers=True)
+        L.seed_everything(self.seed, workers=True, verbose=False)
         model = TitansForecastNet(config)
         with self._tracked(config, panel) as callbacks:
             with tempfile.TemporaryDirectory() as checkpoints:
@@ -170,10 +170,10 @@ class Forecaster:
             return
         import mlflow
 
-        from titans_ts.training.tracking import EpochMetrics, flat_params, git_commit, tracking_uri
+        from titans_ts.training.tracking import EpochMetrics, experiment_id, flat_params, git_commit, tracking_uri
 
         mlflow.set_tracking_uri(tracking_uri(self.tracking_uri))
-        mlflow.set_experiment(self.experiment)
+        experiment_id(self.experiment)
         with mlflow.start_run(run_name=f"{self.variant}-L{self.lookback}-H{self.horizon}") as run:
             self.run_id = run.info.run_id
             facts = {"columns": panel.columns, "freq": panel.freq, "series": len(panel.ids)}

@@ -86,11 +86,13 @@ def fit_forecaster(
     checkpoints: Path,
     resume: bool = False,
     callbacks: list[L.Callback] | None = None,
+    test: bool = True,
 ) -> FitResult:
     """Train ``model`` on ``data``'s train windows (with ``settings.train_online`` = n: on streams of n blocks, the
     memory carried, and selected on the online validation score), keep the checkpoint of the lowest validation MSE
-    (``score``), and forecast every test window with it from M_0: ``predictions`` (windows, H, C_out), scaled units."""
-    splits = {split: data.windows(split) for split in ("train", "val", "test")}
+    (``score``), and forecast every test window with it from M_0: ``predictions`` (windows, H, C_out), scaled units;
+    with ``test=False`` (tuning) the test split is left alone."""
+    splits = {split: data.windows(split) for split in ("train", "val", "test")[: 3 if test else 2]}
     online_val = None
     if settings.train_online:
         splits["train"] = StreamDataset(

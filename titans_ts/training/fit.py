@@ -10,8 +10,11 @@ monitored metric, which early stopping watches too). A non-finite training loss 
 from __future__ import annotations
 
 import datetime
+import logging
 import math
+import sys
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +31,50 @@ from titans_ts.training.settings import TrainSettings
 
 @dataclass(frozen=True)
 class FitResult:
-    """``predictions``: the best checkpoint's ``predict_step`` outputs over the test split, concatenated; ``score``: its
+    """``predictions``: the best checkpoint's ``predict_step`` outputs over the test split, concatenated (None when no
+    test split was given); ``score``: its
     value of the monitored metric; ``epochs``: epochs trained in all (resumed ones included); ``seconds``: training
-    wall-clock of this call."""
+    wall-clock in all (that of the checkpoint a resumed fit started from included)."""
 
-    predictions: np.ndarray
+    predictions: np.ndarray | None
     score: float
     epochs: int
     seconds: float
+
+
+class TrainingClock(L.Callback):
+    """Training wall-clock that survives a resume: ``seconds`` counts since the fit started plus what the checkpoint
+    it resumed from had counted (kept in every checkpoint as this callback's state)."""
+
+    def __init__(self) -> None:
+        self.before = 0.0
+        self.started = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = time.perf_counter()
+
+    def state_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.before = state_dict["seconds"]
+
+
+class EpochLines(L.Callback):
+    """One line per epoch on stderr (``epoch 3/10: train_loss 0.431 val_mse 0.688 | 41 s``): the progress shown when
+    stderr is not a terminal, where progress bars would fill a log with carriage returns."""
+
+    def __init__(self, clock: TrainingClock) -> None:
+        self.clock = clock
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        metrics = " ".join(f"{name} {float(value):.4g}" for name, value in sorted(trainer.callback_metrics.items()))
+        epochs = f"{trainer.current_epoch + 1}/{trainer.max_epochs}"
+        print(f"epoch {epochs}: {metrics} | {self.clock.seconds:.0f} s", file=sys.stderr, flush=True)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -69,8 +108,9 @@ def fit_and_predict(
 ) -> FitResult:
     """Train ``task`` on ``splits["train"]`` (resuming from ``checkpoints/last.ckpt`` when ``resume`` and it exists),
     keep the checkpoint of the best validation ``monitor`` (``mode`` "min" or "max") over ``splits["val"]``, and
-    predict ``splits["test"]`` with it (on ``settings.threads`` CPU threads when set). The train split is shuffled
-    unless its dataset says ``ordered = True`` (stateful streams, ``forecasting.streams``)."""
+    predict ``splits["test"]`` with it, if there is one (on ``settings.threads`` CPU threads when set). The train split
+    is shuffled unless its dataset says ``ordered = True`` (stateful streams, ``forecasting.streams``). Progress: bars
+    on a terminal, else one line per epoch; Lightning's informational lines (accelerator, seed, tips) are not shown."""
     if settings.threads:
         torch.set_num_threads(settings.threads)
     loader = {
@@ -79,7 +119,7 @@ def fit_and_predict(
             batch_size=settings.batch_size,
             shuffle=split == "train" and not getattr(splits[split], "ordered", False),
         )
-        for split in ("train", "val", "test")
+        for split in splits
     }
     best = ModelCheckpoint(
         dirpath=checkpoints,
@@ -90,25 +130,32 @@ def fit_and_predict(
         enable_version_counter=False,
     )
     stopping = EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience)
+    clock = TrainingClock()
+    terminal = sys.stderr.isatty()
     trainer = L.Trainer(
         accelerator=settings.accelerator,
         devices=1,
         max_epochs=settings.epochs,
         limit_train_batches=settings.max_train_batches,
         max_time=datetime.timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
-        callbacks=[best, stopping, FiniteLoss(), *(callbacks or [])],
+        callbacks=[best, stopping, clock, FiniteLoss(), *([] if terminal else [EpochLines(clock)]), *(callbacks or [])],
         deterministic="warn",
         logger=False,
         default_root_dir=checkpoints,
         enable_model_summary=False,
+        enable_progress_bar=terminal,
     )
     last = checkpoints / "last.ckpt"
-    start = time.perf_counter()
-    trainer.fit(task, loader["train"], loader["val"], ckpt_path=last if resume and last.is_file() else None)
-    seconds = time.perf_counter() - start
-    batches = trainer.predict(task, loader["test"], ckpt_path=best.best_model_path)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # Lightning's own deprecation (torch's pytree API), shown on every fit, is not the user's to act on.
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+        trainer.fit(task, loader["train"], loader["val"], ckpt_path=last if resume and last.is_file() else None)
+        seconds = clock.seconds
+        test = loader.get("test")
+        batches = None if test is None else trainer.predict(task, test, ckpt_path=best.best_model_path)
     return FitResult(
-        predictions=torch.cat(batches).cpu().numpy(),
+        predictions=None if batches is None else torch.cat(batches).cpu().numpy(),
         score=float(best.best_model_score),
         epochs=trainer.current_epoch,
         seconds=seconds,

@@ -4,6 +4,7 @@ parameters as strings, the exported model, per-epoch metrics from Lightning."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import subprocess
 from collections.abc import Mapping
@@ -16,11 +17,31 @@ import numpy as np
 import torch
 from torch import nn
 
+from titans_ts.config import TitansConfig
+
 
 def tracking_uri(explicit: str | None = None) -> str:
     """``explicit``, else ``$MLFLOW_TRACKING_URI``, else the local store ``./mlflow.db`` that MLflow 3 uses, as an
     absolute path (MLflow caches stores by URI, so a relative one would keep pointing at the first folder used)."""
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def experiment_id(name: str) -> str:
+    """The id of MLflow experiment ``name`` in the current tracking store, made the active one and created if missing.
+    A new experiment of a sqlite store keeps its artifacts in ``mlruns/<name>`` beside the database file (MLflow's
+    default is ./mlruns in the working folder, wherever the store is)."""
+    found = mlflow.get_experiment_by_name(name)
+    if found is None:
+        uri = mlflow.get_tracking_uri()
+        location = None
+        if uri.startswith("sqlite:///"):
+            database = Path(uri.removeprefix("sqlite:///")).resolve()
+            location = (database.parent / "mlruns" / name).as_uri()
+        try:
+            mlflow.create_experiment(name, artifact_location=location)
+        except mlflow.exceptions.MlflowException:  # another process created it meanwhile
+            pass
+    return mlflow.set_experiment(name).experiment_id
 
 
 def git_commit() -> str:
@@ -64,19 +85,43 @@ def flat_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {key: text(value) for key, value in params.items()}
 
 
-def log_exported_model(model: nn.Module, example: np.ndarray) -> None:
-    """Log ``model`` (CPU, eval mode) to the active run as a ``torch.export`` program with any batch size, which loads
-    without titans-ts; ``example`` (two or more inputs, batch first) is its input example, from which MLflow infers the
-    signature."""
+# torch.export unrolls the memory's Python loop over chunks, so its time grows with the chunks a sequence holds: on one
+# busy CPU core ~35 s for 16 chunks, ~70 s for 32 (`python bench/export_time.py`); thousands of bases would take
+# hours. Above this many chunk steps (chunks per sequence × layers) the model is logged pickled instead.
+EXPORT_MAX_STEPS = 64
+
+
+def memory_steps(config: TitansConfig, length: int) -> int:
+    """Memory chunks a ``Titans`` backbone of ``config`` reads for a sequence of ``length`` tokens, over all layers."""
+    return -(-length // config.chunk_size) * config.n_layers
+
+
+def log_exported_model(model: nn.Module, example: np.ndarray, steps: int) -> str:
+    """Log ``model`` (CPU, eval mode) to the active run as model "model"; ``example`` (two or more inputs, batch first)
+    is its input example, from which MLflow infers the signature; ``steps`` is the number of memory chunks the backbone
+    reads for one input (``memory_steps``). Returns the format used: "pt2" (a ``torch.export`` program with
+    any batch size, which loads without titans-ts) up to ``EXPORT_MAX_STEPS`` steps, else "pickle" (the module, with
+    the code of the packages its layers come from shipped beside it: ``mlflow.pytorch.load_model`` loads it)."""
     import mlflow.pytorch
 
+    model = model.cpu().eval()
+    requirements = [f"torch=={torch.__version__.split('+')[0]}"]
+    if steps <= EXPORT_MAX_STEPS:
+        mlflow.pytorch.log_model(
+            model, name="model", input_example=example, serialization_format="pt2", pip_requirements=requirements
+        )
+        return "pt2"
+    packages = {type(layer).__module__.split(".")[0] for layer in model.modules()} - {"torch"}
+    code = [str(Path(importlib.import_module(name).__file__).parent) for name in sorted(packages)]
     mlflow.pytorch.log_model(
-        model.cpu().eval(),
+        model,
         name="model",
         input_example=example,
-        serialization_format="pt2",
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        serialization_format="pickle",
+        code_paths=code,
+        pip_requirements=requirements,
     )
+    return "pickle"
 
 
 class EpochMetrics(L.Callback):

@@ -6,6 +6,7 @@ from titans_ts.forecasting.data.catalog import available_datasets, resolve_datas
 from titans_ts.forecasting.data.splits import ForecastData, min_rows, prepare_forecast, split_borders, split_kind
 from titans_ts.forecasting.data.table import (
     DUPLICATE_POLICIES,
+    MISSING_DATE_POLICIES,
     NAN_POLICIES,
     TABLE_SUFFIXES,
     TABLE_SUFFIXES_TEXT,
@@ -17,6 +18,7 @@ from titans_ts.forecasting.data.windows import WindowDataset, sliding_windows, w
 
 __all__ = [
     "DUPLICATE_POLICIES",
+    "MISSING_DATE_POLICIES",
     "NAN_POLICIES",
     "TABLE_SUFFIXES",
     "TABLE_SUFFIXES_TEXT",

@@ -112,6 +112,12 @@ def _dates_or_raise(col: pl.Series, date_format: str | None, source: str) -> tup
                 f"{source}: column {col.name!r} does not match the date format {date_format!r}: "
                 f"row {row + 1} has {col[row]!r}"
             )
+        alone = None if reading is None else _read_dates(col.slice(row, 1), digits=True, date_format=None)
+        if alone is not None and not alone[1].null_count():
+            raise DataError(
+                f"{source}: column {col.name!r} mixes date formats: {reading[1].count()} rows read as {reading[0]}, "
+                f"but row {row + 1} has {col[row]!r} ({alone[0]}); write every date in one format"
+            )
         raise DataError(
             f"{source}: column {col.name!r} does not hold dates: row {row + 1} has {col[row]!r}; "
             "name the date column with --date-col or give its format with --date-format"
@@ -121,9 +127,9 @@ def _dates_or_raise(col: pl.Series, date_format: str | None, source: str) -> tup
 
 def _read_dates(col: pl.Series, digits: bool, date_format: str | None) -> tuple[str, pl.Series] | None:
     """How ``col`` reads as dates: (description, naive datetimes with null where a value does not read) of the
-    first reading that reads every value, else of the one that reads the most; None if none reads its first
-    value. ``digits`` allows digit-only dates (1871, 197401, 19580329); ``date_format`` forces a strftime format.
-    """
+    first reading that reads every value, else of the one that reads the most; None if none reads its first, middle
+    or last value. ``digits`` allows digit-only dates (1871, 197401, 19580329); ``date_format`` forces a strftime
+    format."""
     if col.dtype == pl.Date:
         return "native datetime", col.cast(pl.Datetime("us"))
     if isinstance(col.dtype, pl.Datetime):
@@ -144,23 +150,26 @@ def _read_dates(col: pl.Series, digits: bool, date_format: str | None) -> tuple[
 
 
 def _readers(text: pl.Series, digits: bool, date_format: str | None) -> list[tuple[str, _Reader]]:
-    """The readings (description, reader) of the stripped strings ``text`` that read its first value, likeliest
-    first. Numbers are dates only when ``digits`` allows and they are all digits, in a compact format."""
+    """The readings (description, reader) of the stripped strings ``text`` that read its first, middle or last
+    value, likeliest first (those of the first value first: a file whose first rows differ from the rest is read as
+    the rest). Numbers are dates only when ``digits`` allows and they are all digits, in a compact format."""
     values = text.drop_nulls()
     if values.is_empty():
         return []
     first = values[0]
+    probes = list(dict.fromkeys([first, values[len(values) // 2], values[-1]]))
     if date_format is not None:
         readers = [(date_format, partial(_strftime, fmt=date_format))]
     elif non_numbers(text) == 0 or non_numbers(text.str.replace_all(",", ".", literal=True)) == 0:
         compact = _digit_format(first) if digits and values.str.contains(r"^\d+$").all() else None
         readers = [] if compact is None else [(compact, partial(_strftime, fmt=compact, width=len(first)))]
     else:
-        readers = [(f"quarter labels ({first})", _quarter_labels)] if re.match(_QUARTER_LABEL, first) else []
-        formats = dict.fromkeys([*_guesses(first), *_MONTH_LABELS, "ISO8601"])
+        quarters = next((value for value in probes if re.match(_QUARTER_LABEL, value)), None)
+        readers = [] if quarters is None else [(f"quarter labels ({quarters})", _quarter_labels)]
+        formats = dict.fromkeys([*(fmt for value in probes for fmt in _guesses(value)), *_MONTH_LABELS, "ISO8601"])
         readers += [("ISO 8601" if fmt == "ISO8601" else fmt, partial(_strftime, fmt=fmt)) for fmt in formats]
-    probe = pl.Series(text.name, [first])
-    return [(description, reader) for description, reader in readers if reader(probe).null_count() == 0]
+    probe = pl.Series(text.name, probes)
+    return [(description, reader) for description, reader in readers if reader(probe).null_count() < len(probes)]
 
 
 def _guesses(value: str) -> list[str]:

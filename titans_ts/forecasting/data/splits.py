@@ -160,7 +160,8 @@ def prepare_forecast(
 ) -> ForecastData:
     """Split ``table`` by the protocol (``kind`` defaults to ``split_kind(table.source)``), fit a
     StandardScaler on the train rows and standardise every split. ``target`` defaults to the last column
-    ("OT" for ETT). DataError for a bad mode, a missing target, a constant input column, a lookback or horizon
+    ("OT" for ETT). DataError for a bad mode, a missing target, a constant input column, a column too large to
+    standardise in float64, a lookback or horizon
     that is not a positive integer, or a series too short for the splits: the one place a forecast's lookback and
     horizon are checked (``ForecastData.windows`` relies on it).
     """
@@ -183,8 +184,17 @@ def prepare_forecast(
             f"{source}: constant column(s) {', '.join(constant)} over the train rows [{start}, {end}): "
             "a constant column cannot be standardised; drop it"
         )
-    scaler = StandardScaler().fit(train)
-    scaled = scaler.transform(values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler = StandardScaler().fit(train)
+        scaled = scaler.transform(values)
+    overflow = [name for name, finite in zip(columns, np.isfinite(scaled).all(axis=0), strict=True) if not finite]
+    if overflow:
+        biggest = {name: np.abs(values[:, columns.index(name)]).max() for name in overflow}
+        raise DataError(
+            f"{source}: column(s) {', '.join(f'{name} (up to {big:.3g})' for name, big in biggest.items())} overflow "
+            "float64 when standardised: their train variance is not finite; rescale them (e.g. divide by a power of "
+            "10) or drop them"
+        )
     return ForecastData(
         table=table,
         columns=columns,

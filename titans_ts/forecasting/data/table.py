@@ -17,6 +17,7 @@ from titans_ts.forecasting.data.dates import check_date_format, date_columns, da
 
 NAN_POLICIES = ("error", "ffill", "interpolate")
 DUPLICATE_POLICIES = ("error", "keep", "first")
+MISSING_DATE_POLICIES = ("error", "keep", "ffill", "interpolate")
 """What ``load_table`` does with a repeated timestamp: raise, keep every row, or keep the first row of each."""
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 """The files ``load_table`` reads, by the end of their name (any case): the one list of forecasting data files."""
@@ -55,6 +56,7 @@ def load_table(
     date_format: str | None = None,
     sep: str | None = None,
     duplicate_dates: str = "error",
+    missing_dates: str = "error",
 ) -> SeriesTable:
     """Read ``path`` (``TABLE_SUFFIXES``: .csv, .csv.gz or .parquet) into a SeriesTable.
 
@@ -71,13 +73,19 @@ def load_table(
     are sorted (stable) with a DataWarning. A repeated timestamp raises under ``duplicate_dates="error"``;
     "keep" keeps every row in file order, "first" the first row of each timestamp, both with a DataWarning.
     Missing values raise under ``nan_policy="error"``; "ffill" carries the last value forward, "interpolate"
-    interpolates linearly between rows; both fill leading (and trailing) gaps from the nearest value. Every
-    problem raises DataError.
+    interpolates linearly between rows; both fill leading (and trailing) gaps from the nearest value. Dates that
+    lie on a regular grid (a frequency pandas infers from a stretch of them) with timestamps of the grid missing
+    raise under ``missing_dates="error"``; "keep" reads the rows as consecutive, "ffill" / "interpolate" insert the
+    missing timestamps and fill them so, each with a DataWarning. Every problem raises DataError.
     """
     path = Path(path)
     source = str(path)
     if nan_policy not in NAN_POLICIES:
         raise DataError(f"{source}: unknown nan policy {nan_policy!r}; use one of {', '.join(NAN_POLICIES)}")
+    if missing_dates not in MISSING_DATE_POLICIES:
+        raise DataError(
+            f"{source}: unknown missing-dates policy {missing_dates!r}; use one of {', '.join(MISSING_DATE_POLICIES)}"
+        )
     if duplicate_dates not in DUPLICATE_POLICIES:
         raise DataError(
             f"{source}: unknown duplicate-dates policy {duplicate_dates!r}; use one of {', '.join(DUPLICATE_POLICIES)}"
@@ -106,6 +114,9 @@ def load_table(
         warnings.warn(note, DataWarning, stacklevel=2)
     times, numeric = times[order], numeric.select(pl.all().gather(order))
     numeric = _fill(numeric, nan_policy, source)
+    times, numeric, note = _missing_dates(times, numeric, missing_dates, date_label(date_names), source)
+    if note:
+        warnings.warn(note, DataWarning, stacklevel=2)
     return SeriesTable(
         dates=times,
         values=np.ascontiguousarray(numeric.to_numpy(), dtype=np.float64),
@@ -127,6 +138,8 @@ def table_stem(path: str | Path) -> str | None:
 def _read(path: Path, sep: str | None) -> tuple[pl.DataFrame, str | None]:
     """The file as a frame (a CSV's columns as strings) and the CSV's separator (None for Parquet)."""
     source = str(path)
+    if path.is_dir():
+        raise DataError(f"{source}: is a folder; give a data file ({TABLE_SUFFIXES_TEXT})")
     if not path.is_file():
         raise DataError(f"{source}: file not found")
     name = path.name.lower()
@@ -194,6 +207,51 @@ def _time_order(times: np.ndarray, duplicates: str, label: str, source: str) -> 
         return order, notes
     notes.append(f"{source}: {repeated}; kept the first of each, dropped {repeats.size} row(s)")
     return np.delete(order, repeats), notes
+
+
+def _grid(times: np.ndarray) -> pd.DatetimeIndex | None:
+    """The regular dates from the first to the last of ``times`` (sorted) at the frequency pandas infers from a
+    stretch of them, when every one of ``times`` is on it; None when they follow no frequency."""
+    index = pd.DatetimeIndex(np.unique(times))
+    if len(index) < 3 or pd.infer_freq(index):
+        return None  # too short to tell, or complete
+    for start in range(0, len(index) - 2, max(1, len(index) // 16)):
+        freq = pd.infer_freq(index[start : start + 24])
+        if freq is None:
+            continue
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+        if len(grid) <= 10 * len(index) and index.isin(grid).all():
+            return grid
+    return None
+
+
+def _missing_dates(
+    times: np.ndarray, numeric: pl.DataFrame, policy: str, label: str, source: str
+) -> tuple[np.ndarray, pl.DataFrame, str | None]:
+    """``times`` and ``numeric`` (in time order) with the timestamps missing from their grid (``_grid``) handled by
+    ``policy`` (``MISSING_DATE_POLICIES``), and the warning to give; DataError under "error"."""
+    grid = _grid(times)
+    missing = None if grid is None else grid.difference(pd.DatetimeIndex(times))
+    if missing is None or missing.empty:
+        return times, numeric, None
+    first = missing[0].to_datetime64()
+    before = int(np.searchsorted(times, first))  # rows [0, before) come earlier
+    text = (
+        f"{label} misses {len(missing)} timestamp(s) of its {grid.freqstr} grid, the first {stamp_text(first)} "
+        f"(between rows {before} and {before + 1}, {stamp_text(times[before - 1])} and {stamp_text(times[before])})"
+    )
+    if policy == "error":
+        raise DataError(
+            f"{source}: {text}; insert them with --missing-dates ffill|interpolate, or read the rows as consecutive "
+            "with --missing-dates keep"
+        )
+    if policy == "keep":
+        return times, numeric, f"{source}: {text}; read the rows as consecutive"
+    gaps = pl.DataFrame({name: pl.Series(name, [None] * len(missing), pl.Float64) for name in numeric.columns})
+    times = np.concatenate([times, missing.to_numpy().astype(times.dtype)])
+    order = np.argsort(times, kind="stable")
+    numeric = _fill(pl.concat([numeric, gaps]).select(pl.all().gather(order)), policy, source)
+    return times[order], numeric, f"{source}: {text}; inserted them, filled by {policy}"
 
 
 def _decimal_commas(col: pl.Series) -> pl.Series:
