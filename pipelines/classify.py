@@ -354,12 +354,18 @@ def run_classify(args: argparse.Namespace) -> int:
         return 2
     if not args.resume:
         store_run_options(job.directory, job.options)
-    from titans_ts.training.fit import NonFiniteLoss  # here: bad input is reported before Lightning loads
+    from mlflow.exceptions import MlflowException  # here: bad input is reported before MLflow and Lightning load
+
+    from pipelines.tracking import tracking_error
+    from titans_ts.training.fit import FitError
 
     try:
         r = run_job(job, args)
-    except NonFiniteLoss as err:
+    except FitError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except MlflowException as err:
+        print(tracking_error(PROG, err, args.tracking_uri, job.directory), file=sys.stderr)
         return 1
     except Stopped as stop:
         stop.resume = f"continue with: {PROG} --resume --run-dir {job.directory}"

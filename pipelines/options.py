@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import functools
 import inspect
+import os
 import re
 import sys
 import time
@@ -289,7 +290,8 @@ def _shown(value: Any) -> str:
 
 def run_directory(args: argparse.Namespace, runs_root: Path, dataset: str) -> Path:
     """--run-dir, else a new dated folder (or, with --resume, the newest one) under ``runs_root``; ValueError for a
-    missing folder to resume or a used one to start in."""
+    missing folder to resume, a used one to start in, or one that cannot be made (checked, not made: planning writes
+    nothing)."""
     if args.run_dir:
         directory = Path(args.run_dir)
         if args.resume and not directory.is_dir():
@@ -303,6 +305,10 @@ def run_directory(args: argparse.Namespace, runs_root: Path, dataset: str) -> Pa
         directory = runs_root / f"{dataset}-{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not args.resume and directory.is_dir() and any(directory.iterdir()):
         raise ValueError(f"run directory {directory} is not empty; pass --resume to continue it, or another --run-dir")
+    existing = next(folder for folder in (directory, *directory.parents) if folder.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        why = "is a file" if not existing.is_dir() else "is not writable"
+        raise ValueError(f"run directory {directory} cannot be made: {existing} {why}; pass another --run-dir")
     return directory
 
 

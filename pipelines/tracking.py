@@ -15,7 +15,14 @@ from torch import nn
 
 from pipelines.options import RUN_ONLY
 from pipelines.stopping import Stopped
-from titans_ts.training.tracking import EXPORT_MAX_STEPS, experiment_id, flat_params, git_commit, log_exported_model
+from titans_ts.training.tracking import (
+    EXPORT_MAX_STEPS,
+    experiment_id,
+    flat_params,
+    git_commit,
+    log_exported_model,
+    tracking_uri,
+)
 
 
 @contextlib.contextmanager
@@ -33,12 +40,11 @@ def start_job_run(
     before) or, with ``resume``, reopen the run whose id ``directory/mlflow_run_id`` holds. A new run gets ``params``
     (flattened), ``tags`` and ``git_commit``, ``options`` without the run-location ones as config.yaml (which --config
     takes back), and the --config file itself as ``config_file/``. The run ends FINISHED after the block, KILLED when
-    it is left by ``Stopped`` (a signal), FAILED on any other exception."""
+    it is left by ``Stopped`` (a signal), FAILED on any other exception (if the store can still be reached: else it
+    stays RUNNING until --resume reopens and finishes it)."""
     id_file = directory / "mlflow_run_id"
     run_id = id_file.read_text().strip() if resume and id_file.is_file() else None
-    run = mlflow.start_run(
-        run_id=run_id, run_name=run_name, experiment_id=experiment_id(experiment)
-    )
+    run = mlflow.start_run(run_id=run_id, run_name=run_name, experiment_id=experiment_id(experiment))
     try:
         if run_id is None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -49,11 +55,9 @@ def start_job_run(
             if config_file:
                 mlflow.log_artifact(config_file, "config_file")
         yield run
-    except Stopped:
-        mlflow.end_run("KILLED")
-        raise
-    except BaseException:
-        mlflow.end_run("FAILED")
+    except BaseException as err:
+        with contextlib.suppress(Exception):  # a store that cannot be reached cannot be told; the error is err
+            mlflow.end_run("KILLED" if isinstance(err, Stopped) else "FAILED")
         raise
     mlflow.end_run("FINISHED")
 
@@ -69,3 +73,13 @@ def log_model(prog: str, model: nn.Module, example: np.ndarray, steps: int) -> N
             f"reasonable time ({EXPORT_MAX_STEPS}): logged pickled with its code (mlflow.pytorch.load_model loads it)",
             file=sys.stderr,
         )
+
+
+def tracking_error(prog: str, err: Exception, uri: str | None, run_dir: Path) -> str:
+    """The one-line error of a job stopped by its tracking store (``err``: a server that stopped answering, a store
+    that refused a write), with the way to continue once it works again."""
+    reason = next(iter(str(err).splitlines()), "")[:300]
+    return (
+        f"{prog}: error: MLflow at {tracking_uri(uri)}: {reason}; the checkpoints are kept: continue with {prog} "
+        f"--resume --run-dir {run_dir}"
+    )

@@ -53,6 +53,7 @@ TUNE_ONLY = (
     "best_to",
     "workers",
     "worker_index",
+    "heartbeat",
 )
 PARENT_RUN_KEY = "mlflow_parent_run_id"
 
@@ -192,6 +193,15 @@ def add_tuning_arguments(command: argparse.ArgumentParser, tunable: Tunable) -> 
     tune.add_argument(
         "--workers", type=int, default=1, help="local worker processes sharing the study (default: %(default)s)"
     )
+    tune.add_argument(
+        "--heartbeat",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="with a database storage, each worker's running trial beats this often; a trial that misses beats for "
+        "3 × SECONDS (its worker killed, its machine lost) is marked failed by the other workers, its MLflow run "
+        "too (default: %(default)s)",
+    )
     tune.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
 
 
@@ -200,6 +210,32 @@ def make_sampler(name: str, seed: int) -> Any:
     import optuna
 
     return optuna.samplers.TPESampler(seed=seed) if name == "tpe" else optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_storage(url: str, heartbeat: int) -> Any:
+    """The Optuna storage of ``url``: a database (sqlite, PostgreSQL, MySQL) with a heartbeat every ``heartbeat`` s
+    and a grace period of three beats, after which the other workers mark a silent trial failed (``stale_trial``);
+    any other URL as Optuna reads it."""
+    import optuna
+
+    if not url.startswith(("sqlite:", "postgresql", "mysql")):
+        return url
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, heartbeat_stale_trial_callback=stale_trial
+        )
+
+
+def stale_trial(study: Any, trial: Any) -> None:
+    """Optuna's callback for a trial whose worker stopped beating (now FAIL): its MLflow run ends FAILED too."""
+    import mlflow
+
+    run_id = trial.user_attrs.get("mlflow_run_id")
+    if run_id:
+        client = mlflow.MlflowClient()
+        client.set_tag(run_id, "optuna.state", "FAIL")
+        client.set_terminated(run_id, "FAILED")
 
 
 def make_pruner(name: str, max_epochs: int) -> Any:
@@ -255,6 +291,8 @@ def objective(args: argparse.Namespace, space: dict[str, Any], options: dict[str
         run_id = mlflow_run.info.run_id
         mlflow.log_params(flat_params({**job.params, "trial": trial.number}))
         mlflow.set_tags({"optuna.study": trial.study.study_name, "optuna.trial": str(trial.number)})
+        trial.set_user_attr("mlflow_run_id", run_id)  # for ``stale_trial``, if this worker dies
+        trial.set_user_attr("worker", args.worker_index)
         L.seed_everything(trial_args.seed, workers=True, verbose=False)
         try:
             fitted = job.fit([EpochMetrics(run_id), PyTorchLightningPruningCallback(trial, monitor=metric)])
@@ -394,9 +432,10 @@ def run_tune(args: argparse.Namespace) -> int:
     tunable = PIPELINES[args.pipeline]
     study_name = args.study_name or job.study
     mlflow.set_tracking_uri(tracking_uri(args.tracking_uri))
+    storage = make_storage(args.storage, args.heartbeat)
     study = optuna.create_study(
         study_name=study_name,
-        storage=args.storage,
+        storage=storage,
         load_if_exists=True,
         direction=tunable.direction,
         sampler=make_sampler(args.sampler, args.seed + args.worker_index),
@@ -409,10 +448,7 @@ def run_tune(args: argparse.Namespace) -> int:
     workers = []
     if args.workers > 1:
         study_dir.mkdir(parents=True, exist_ok=True)
-        shared = {
-            key: getattr(args, key)
-            for key in ("timeout", "sampler", "pruner", "search_space")
-        }
+        shared = {key: getattr(args, key) for key in ("timeout", "sampler", "pruner", "search_space", "heartbeat")}
         secrets = {STORAGE_ENV: args.storage, "MLFLOW_TRACKING_URI": tracking_uri(args.tracking_uri)}
         config = study_dir / "workers.yaml"
         write_config(config, {**options, **shared, "study_name": study_name}, keep=shared.keys() | {"study_name"})
@@ -426,7 +462,13 @@ def run_tune(args: argparse.Namespace) -> int:
         gc_after_trial=True,
     )
     failed = [w.wait() for w in workers]
+    for index, code in enumerate(failed, start=1):
+        if code:
+            print(f"titans-ts tune {args.pipeline}: worker {index} ended with status {code}", file=sys.stderr)
     if args.worker_index == 0:
-        study = optuna.load_study(study_name=study_name, storage=args.storage)
+        if any(failed) and not isinstance(storage, str):
+            time.sleep(3 * args.heartbeat)  # the grace period: then the dead worker's trial is stale
+            optuna.storages.fail_stale_trials(study)
+        study = optuna.load_study(study_name=study_name, storage=storage)
         summarise(study, parent, tunable.metric, space, options, args.best_to)
     return 1 if any(failed) else 0

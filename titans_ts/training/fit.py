@@ -2,9 +2,12 @@
 best checkpoint on a validation metric, stop early (or at ``settings.max_minutes``), resume, and predict the test
 split with the best checkpoint.
 
-Train batches are shuffled; validation and test keep their order and none is dropped. The checkpoint directory holds
+Train batches are shuffled, in an order drawn per epoch from the seed set before the fit, and every epoch's dropout
+draws restart from that seed + epoch: a fit resumed from ``last.ckpt`` ends where an uninterrupted one does.
+Validation and test keep their order and none is dropped. The checkpoint directory holds
 ``last.ckpt`` (written after every epoch, the one ``resume`` continues from) and ``best.ckpt`` (best value of the
-monitored metric, which early stopping watches too). A non-finite training loss stops the fit with ``NonFiniteLoss``.
+monitored metric, which early stopping watches too). A non-finite training loss stops the fit with ``NonFiniteLoss``,
+a ``last.ckpt`` that cannot be read with ``UnreadableCheckpoint`` (both ``FitError``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +27,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from titans_ts.training.settings import TrainSettings
 
@@ -64,6 +67,35 @@ class TrainingClock(L.Callback):
         self.before = state_dict["seconds"]
 
 
+class EpochShuffle(Sampler[int]):
+    """A permutation of range(n) from its own generator seeded with ``seed`` + epoch (``set_epoch``, which Lightning
+    calls before every epoch): a fit resumed from a checkpoint reads the batches of one never interrupted."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class EpochSeeds(L.Callback):
+    """Every training epoch starts from torch's global generator seeded with (the seed set before the fit) + epoch, so
+    that a fit resumed from a checkpoint draws the dropout masks of one never interrupted."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        torch.manual_seed(self.seed + trainer.current_epoch)
+
+
 class EpochLines(L.Callback):
     """One line per epoch on stderr (``epoch 3/10: train_loss 0.431 val_mse 0.688 | 41 s``): the progress shown when
     stderr is not a terminal, where progress bars would fill a log with carriage returns."""
@@ -77,8 +109,29 @@ class EpochLines(L.Callback):
         print(f"epoch {epochs}: {metrics} | {self.clock.seconds:.0f} s", file=sys.stderr, flush=True)
 
 
-class NonFiniteLoss(RuntimeError):
+class FitError(RuntimeError):
+    """A fit that cannot go on, for a reason the message states in one line."""
+
+
+class NonFiniteLoss(FitError):
     """The training loss became NaN or infinite."""
+
+
+class UnreadableCheckpoint(FitError):
+    """The checkpoint a fit would resume from cannot be read (a crash while writing it, a damaged disk)."""
+
+
+def _readable(path: Path) -> Path:
+    """``path`` after checking that torch can load it; ``UnreadableCheckpoint`` naming it otherwise."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a damaged file fails in pickle, zip or torch in many ways
+        reason = next(iter(str(err).splitlines()), "") or type(err).__name__
+        raise UnreadableCheckpoint(
+            f"{path} cannot be read ({type(err).__name__}: {reason[:200]}); delete it to train this model again from "
+            "its first epoch"
+        ) from err
+    return path
 
 
 class FiniteLoss(L.Callback):
@@ -113,11 +166,14 @@ def fit_and_predict(
     on a terminal, else one line per epoch; Lightning's informational lines (accelerator, seed, tips) are not shown."""
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    seed = torch.initial_seed()  # the seed set before the fit: the same in a resumed fit
+    shuffled = not getattr(splits["train"], "ordered", False)
     loader = {
         split: DataLoader(
             splits[split],
             batch_size=settings.batch_size,
-            shuffle=split == "train" and not getattr(splits[split], "ordered", False),
+            sampler=EpochShuffle(len(splits[split]), seed) if split == "train" and shuffled else None,
+            generator=torch.Generator().manual_seed(seed),  # not torch's global one, which EpochSeeds owns
         )
         for split in splits
     }
@@ -138,7 +194,8 @@ def fit_and_predict(
         max_epochs=settings.epochs,
         limit_train_batches=settings.max_train_batches,
         max_time=datetime.timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
-        callbacks=[best, stopping, clock, FiniteLoss(), *([] if terminal else [EpochLines(clock)]), *(callbacks or [])],
+        callbacks=[best, stopping, clock, EpochSeeds(seed), FiniteLoss(), *([] if terminal else [EpochLines(clock)])]
+        + list(callbacks or []),
         deterministic="warn",
         logger=False,
         default_root_dir=checkpoints,
@@ -150,7 +207,8 @@ def fit_and_predict(
     with warnings.catch_warnings():
         # Lightning's own deprecation (torch's pytree API), shown on every fit, is not the user's to act on.
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-        trainer.fit(task, loader["train"], loader["val"], ckpt_path=last if resume and last.is_file() else None)
+        start = _readable(last) if resume and last.is_file() else None
+        trainer.fit(task, loader["train"], loader["val"], ckpt_path=start)
         seconds = clock.seconds
         test = loader.get("test")
         batches = None if test is None else trainer.predict(task, test, ckpt_path=best.best_model_path)

@@ -86,8 +86,8 @@ def flat_params(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 # torch.export unrolls the memory's Python loop over chunks, so its time grows with the chunks a sequence holds: on one
-# busy CPU core ~35 s for 16 chunks, ~70 s for 32 (`python bench/export_time.py`); thousands of bases would take
-# hours. Above this many chunk steps (chunks per sequence × layers) the model is logged pickled instead.
+# CPU core ~30 s for 16 chunks, ~58 s for 32 (`python bench/export_time.py`); thousands of bases would take most of an
+# hour. Above this many chunk steps (chunks per sequence × layers) the model is logged pickled instead.
 EXPORT_MAX_STEPS = 64
 
 
