@@ -97,16 +97,17 @@ class EpochSeeds(L.Callback):
 
 
 class EpochLines(L.Callback):
-    """One line per epoch on stderr (``epoch 3/10: train_loss 0.431 val_mse 0.688 | 41 s``): the progress shown when
-    stderr is not a terminal, where progress bars would fill a log with carriage returns."""
+    """One line per epoch on stderr (``DLinear epoch 3/10: train_loss 0.431 val_mse 0.688 | 41 s``): the progress
+    shown when stderr is not a terminal, where progress bars would fill a log with carriage returns."""
 
     def __init__(self, clock: TrainingClock) -> None:
         self.clock = clock
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        model = type(getattr(pl_module, "model", pl_module)).__name__
         metrics = " ".join(f"{name} {float(value):.4g}" for name, value in sorted(trainer.callback_metrics.items()))
         epochs = f"{trainer.current_epoch + 1}/{trainer.max_epochs}"
-        print(f"epoch {epochs}: {metrics} | {self.clock.seconds:.0f} s", file=sys.stderr, flush=True)
+        print(f"{model} epoch {epochs}: {metrics} | {self.clock.seconds:.0f} s", file=sys.stderr, flush=True)
 
 
 class FitError(RuntimeError):
@@ -188,6 +189,7 @@ def fit_and_predict(
     stopping = EarlyStopping(monitor=monitor, mode=mode, patience=settings.patience)
     clock = TrainingClock()
     terminal = sys.stderr.isatty()
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)  # before the Trainer: its tip
     trainer = L.Trainer(
         accelerator=settings.accelerator,
         devices=1,
@@ -203,7 +205,6 @@ def fit_and_predict(
         enable_progress_bar=terminal,
     )
     last = checkpoints / "last.ckpt"
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # Lightning's own deprecation (torch's pytree API), shown on every fit, is not the user's to act on.
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
