@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pipelines import classify, dashboard, forecast, info, tune
+from pipelines import classify, dashboard, forecast, info, serve, tune
 from pipelines.info import package_version
 from pipelines.stopping import Stopped, stop_on_signals
 from titans_ts.errors import DataWarning
@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     ),
     "tune": (tune, "tune a pipeline's hyperparameters with Optuna, every trial a nested MLflow run"),
     "dashboard": (dashboard, "browse runs, forecasts, the memory's surprise and confusion matrices in a browser"),
+    "serve": (serve, "serve a forecaster over HTTP and MCP, its memory learning each series as observations arrive"),
 }
 
 

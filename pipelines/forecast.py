@@ -329,10 +329,11 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     import lightning as L
     import mlflow
 
-    from pipelines.artifacts import FORECASTS, TRACE
+    from pipelines.artifacts import FORECASTS, LIVE_MODEL, TRACE
     from pipelines.forecast_artifacts import write_forecasts, write_trace
     from pipelines.tracking import log_model, start_job_run
     from titans_ts.forecasting.finetune import choose_finetune_lr
+    from titans_ts.forecasting.live import LiveModel
     from titans_ts.forecasting.model import ForecastOnly, TitansForecastNet
     from titans_ts.forecasting.online import compare_online
     from titans_ts.forecasting.task import fit_forecaster
@@ -440,7 +441,10 @@ def run_job(job: Job, args: argparse.Namespace) -> dict[str, Any]:
         mlflow.log_artifact(str(job.directory / FORECASTS))
         mlflow.log_artifact(str(job.directory / TRACE))
         steps = memory_steps(job.forecaster.backbone, job.forecaster.n_patches)
-        log_model(PROG, ForecastOnly(model), data.inputs("test")[:2], steps)
+        moments = (data.scaler.mean_, data.scaler.scale_)
+        live = LiveModel.from_training(model, data.columns, data.out_columns, data.table.dates, moments)
+        live.save(job.directory / LIVE_MODEL)
+        log_model(PROG, ForecastOnly(model), data.inputs("test")[:2], steps, [job.directory / LIVE_MODEL])
     result = {
         "dataset": job.dataset,
         "model": args.model,
@@ -542,4 +546,5 @@ def run_forecast(args: argparse.Namespace) -> int:
             )
         elif "online_test_mse" in r:  # a result.json from before the fine-tuning baseline
             print(f"  online memory: test MSE {r['online_test_mse']:.4f} MAE {r['online_test_mae']:.4f} (frozen above)")
+    print(f"serve the last model: {PROG.split()[0]} serve --model-uri runs:/{results[-1]['mlflow_run_id']}/model")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +62,10 @@ def start_job_run(
     mlflow.end_run("FINISHED")
 
 
-def log_model(prog: str, model: nn.Module, example: np.ndarray, steps: int) -> None:
+def log_model(prog: str, model: nn.Module, example: np.ndarray, steps: int, extra_files: Sequence[Path] = ()) -> None:
     """``log_exported_model`` in the active run, tagged ``model_format``; a one-line warning (``prog: warning: …``)
     when the model is too long to export and is logged pickled."""
-    used = log_exported_model(model, example, steps)
+    used = log_exported_model(model, example, steps, extra_files)
     mlflow.set_tag("model_format", used)
     if used != "pt2":
         print(

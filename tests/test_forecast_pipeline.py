@@ -20,6 +20,7 @@ from pipeline_runs import crash_in_second_epoch, finished_run, write_series
 
 from pipelines.artifacts import FORECASTS, TRACE
 from pipelines.cli import main
+from pipelines.serve import load_live_model
 from titans_ts.forecasting.task import ForecastTask
 from titans_ts.training.tracking import file_sha256
 
@@ -299,3 +300,23 @@ def test_console_script_error_has_no_traceback(workdir: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr == "titans-ts forecast: error: missing.parquet: file not found\n"
+
+
+def test_the_logged_model_serves_the_online_forecasts_of_the_run(hourly_run: dict[str, Any]) -> None:
+    """``titans-ts serve`` of ``runs:/<id>/model``: the test split posted row by row gives the forecasts the run's
+    online evaluation made (the stream starting at the split's first row)."""
+    run_id = hourly_run["mlflow_run_id"]
+    live = load_live_model(f"runs:/{run_id}/model")
+    saved = np.load(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{FORECASTS}"))
+    assert list(live.outputs) == saved["channels"].tolist() == live.columns and live.freq == "h"
+    dates = saved["dates"].astype("datetime64[us]")
+    series, posted = live.new_series("test"), 0
+    for index, window in enumerate(saved["windows"][:40:7]):
+        end = window + hourly_run["lookback"]
+        series.observe(live, dates[posted:end], saved["series"][posted:end].astype(np.float64), "test")
+        posted = end
+        _, forecast = series.forecast(live, hourly_run["horizon"])
+        np.testing.assert_allclose(forecast, saved["forecast/titans_online"][index * 7], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(forecast, saved["forecast/titans"][index * 7], rtol=1e-4, atol=1e-4)  # memory has read
+    version = mlflow.register_model(f"runs:/{run_id}/model", "served-hourly").version
+    assert load_live_model(f"models:/served-hourly/{version}").fingerprint() == live.fingerprint()

@@ -21,6 +21,7 @@ from titans_ts.errors import DataError
 from titans_ts.forecasting.data.dates import stamp_text
 from titans_ts.forecasting.data.panel import Panel, make_frame, next_dates, read_panel
 from titans_ts.forecasting.data.windows import WindowDataset
+from titans_ts.forecasting.live import scaled, standard_moments
 from titans_ts.forecasting.model import ForecasterConfig, TitansForecastNet
 from titans_ts.forecasting.online import MemoryStream, forecast_window
 from titans_ts.training.settings import TrainSettings
@@ -122,18 +123,18 @@ class Forecaster:
                     f"{source}: series {uid!r} has {len(panel.dates[uid])} rows; training needs lookback "
                     f"{self.lookback} + horizon {self.horizon} + val_size {self.val_size} = {need}"
                 )
-        stats = {uid: _moments(values) for uid, values in panel.values.items()}
-        scaled = {uid: _scaled(panel.values[uid], stats[uid]) for uid in panel.ids}
+        stats = {uid: standard_moments(values) for uid, values in panel.values.items()}
+        standardised = {uid: scaled(panel.values[uid], stats[uid]) for uid in panel.ids}
         out_index = [len(panel.columns) - 1] if len(panel.columns) > 1 else None
         train = [
             WindowDataset(rows[: -self.val_size], self.lookback, self.horizon, out_index, f"series {uid!r}")
-            for uid, rows in scaled.items()
+            for uid, rows in standardised.items()
         ]
         val = [
             WindowDataset(
                 rows[-self.val_size - self.lookback :], self.lookback, self.horizon, out_index, f"series {uid!r} [val]"
             )
-            for uid, rows in scaled.items()
+            for uid, rows in standardised.items()
         ]
         # fit_and_predict forecasts its "test" split with the best checkpoint: the validation windows again, cheap.
         splits = {"train": ConcatDataset(train), "val": ConcatDataset(val), "test": ConcatDataset(val)}
@@ -156,7 +157,7 @@ class Forecaster:
                 )
             self.model, self.val_mse, self.stats = model.cpu().eval(), result.score, stats
             self.columns, self.fitted_freq, self.kind = panel.columns, panel.freq, panel.kind
-            self.streams = {uid: MemoryStream(self.model, scaled[uid][-self.lookback :]) for uid in panel.ids}
+            self.streams = {uid: MemoryStream(self.model, standardised[uid][-self.lookback :]) for uid in panel.ids}
             self.last = {uid: panel.dates[uid][-1] for uid in panel.ids}
             if self.run_id is not None:
                 self._log_result(result.epochs, result.seconds)
@@ -209,14 +210,14 @@ class Forecaster:
         else:
             panel = read_panel(df, self.fitted_freq, self.columns[:-1], source="predict")
             ids, kind = panel.ids, panel.kind
-            moments = {uid: self.stats[uid] if uid in self.stats else _moments(panel.values[uid]) for uid in ids}
+            moments = {uid: self.stats.get(uid) or standard_moments(panel.values[uid]) for uid in ids}
             for uid in ids:
                 if len(panel.dates[uid]) < self.lookback:
                     raise DataError(
                         f"predict: series {uid!r} has {len(panel.dates[uid])} rows, fewer than the lookback "
                         f"{self.lookback}"
                     )
-            windows = [_scaled(panel.values[uid][-self.lookback :], moments[uid]) for uid in ids]
+            windows = [scaled(panel.values[uid][-self.lookback :], moments[uid]) for uid in ids]
             forecasts = forecast_window(model, torch.stack(windows), None)[0]
             last = [panel.dates[uid][-1] for uid in ids]
         return make_frame(self._forecast_columns(ids, last, forecasts, moments), kind)
@@ -243,7 +244,7 @@ class Forecaster:
                     f"{stamp_text(self.last[uid])}); got {stamp_text(panel.dates[uid][0])}"
                 )
         for uid in panel.ids:
-            self.streams[uid].update(_scaled(panel.values[uid], self.stats[uid]))
+            self.streams[uid].update(scaled(panel.values[uid], self.stats[uid]))
             self.last[uid] = panel.dates[uid][-1]
         return self
 
@@ -269,7 +270,7 @@ class Forecaster:
             "cross_validation (the rows before the first cutoff)",
         )
         cutoffs = [(uid, first[uid] + j * step) for uid in panel.ids for j in range(n_windows)]
-        windows = [_scaled(panel.values[uid][c - self.lookback : c], self.stats[uid]) for uid, c in cutoffs]
+        windows = [scaled(panel.values[uid][c - self.lookback : c], self.stats[uid]) for uid, c in cutoffs]
         forecasts = forecast_window(self.model, torch.stack(windows), None)[0]
         ends = [panel.dates[uid][c - 1] for uid, c in cutoffs]
         columns = self._forecast_columns([uid for uid, _ in cutoffs], ends, forecasts, self.stats)
@@ -321,10 +322,7 @@ class Forecaster:
         fitted = state["fitted"]
         if fitted is None:
             return forecaster
-        config = ForecasterConfig(**{**fitted["config"], "backbone": TitansConfig(**fitted["config"]["backbone"])})
-        forecaster.model = TitansForecastNet(config)
-        forecaster.model.load_state_dict(fitted["weights"])
-        forecaster.model.eval()
+        forecaster.model = TitansForecastNet.from_saved(fitted["config"], fitted["weights"])
         forecaster.columns, forecaster.fitted_freq = fitted["columns"], fitted["freq"]
         forecaster.kind, forecaster.val_mse = fitted["kind"], fitted["val_mse"]
         series = fitted["series"]
@@ -355,15 +353,3 @@ class Forecaster:
             "ds": np.concatenate([next_dates(stamp, self.fitted_freq, self.horizon) for stamp in last]),
             FORECAST: np.concatenate([v * moments[uid][1][-1] + moments[uid][0][-1] for v, uid in zip(values, ids)]),
         }
-
-
-def _moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and standard deviation (1 for a constant column)."""
-    std = values.std(axis=0)
-    return values.mean(axis=0), np.where(std > 0, std, 1.0)
-
-
-def _scaled(values: np.ndarray, moments: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
-    """``values`` standardised with ``moments`` (mean, std), as float32."""
-    mean, std = moments
-    return torch.as_tensor((values - mean) / std, dtype=torch.float32)

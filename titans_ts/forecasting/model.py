@@ -137,6 +137,13 @@ class TitansForecastNet(nn.Module):
             nn.init.zeros_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
 
+    @classmethod
+    def from_saved(cls, config: dict[str, Any], weights: dict[str, Tensor]) -> TitansForecastNet:
+        """The model of a saved configuration (``asdict(model.config)``) and ``state_dict``, in eval mode."""
+        model = cls(ForecasterConfig(**{**config, "backbone": TitansConfig(**config["backbone"])}))
+        model.load_state_dict(weights)
+        return model.eval()
+
     def initial_state(self, batch: int) -> TitansState:
         """The backbone's state at the start of ``batch`` windows (one sequence per forecast channel when channels are
         independent)."""

@@ -77,15 +77,22 @@ class MemoryStream:
         self.rows = rows if rows is not None else torch.zeros(0, model.config.n_inputs)
         self.state = None if memories is None else _restore(model, memories)
 
-    def update(self, rows: Tensor) -> None:
-        """Append ``rows`` (n, C_in) to the stream and read every block that has L rows or more after it."""
+    def update(self, rows: Tensor) -> list[float]:
+        """Append ``rows`` (n, C_in) to the stream and read every block that has L rows or more after it; the surprise
+        of each block read, the mean of ‖M_{t'}(k_t) − v_t‖² over its writes (every memory, head, channel and patch
+        token; ``titans_ts.forecasting.trace``)."""
         if rows.dim() != 2 or rows.shape[1] != self.model.config.n_inputs:
             raise ValueError(f"rows must be (time, {self.model.config.n_inputs}), got {tuple(rows.shape)}")
-        lookback = self.model.config.lookback
+        lookback, tokens = self.model.config.lookback, self.model.config.n_patches
         self.rows = torch.cat([self.rows, rows.to(self.rows)])
+        surprises = []
         while self.rows.shape[0] >= 2 * lookback:
-            self.state = forecast_window(self.model, self.rows[None, :lookback], self.state)[1].carried()
+            start = (self.state or self.model.initial_state(1)).traced()
+            state = forecast_window(self.model, self.rows[None, :lookback], start)[1]
+            surprises.append(float(torch.stack([m.trace[:, :, -tokens:, 0].mean() for m in state.memories]).mean()))
+            self.state = _restore(self.model, _memories(state))  # carried, without the trace
             self.rows = self.rows[lookback:]
+        return surprises
 
     def forecast(self) -> Tensor:
         """The forecast (H, C_out) from the last L rows of the stream."""
@@ -96,10 +103,12 @@ class MemoryStream:
 
     def state_dict(self) -> dict[str, Any]:
         """The stream's rows and memories (tensors in tuples), what ``MemoryStream(model, **state)`` takes back."""
-        memories = None
-        if self.state is not None:
-            memories = tuple((memory.op.weights, memory.op.momentum) for memory in self.state.memories)
-        return {"rows": self.rows, "memories": memories}
+        return {"rows": self.rows, "memories": None if self.state is None else _memories(self.state)}
+
+
+def _memories(state: TitansState) -> Memories:
+    """The weights and momentum of every memory of ``state``."""
+    return tuple((memory.op.weights, memory.op.momentum) for memory in state.memories)
 
 
 def _restore(model: TitansForecastNet, memories: Memories) -> TitansState:

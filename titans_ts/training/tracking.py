@@ -7,7 +7,7 @@ import hashlib
 import importlib
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +96,25 @@ def memory_steps(config: TitansConfig, length: int) -> int:
     return -(-length // config.chunk_size) * config.n_layers
 
 
-def log_exported_model(model: nn.Module, example: np.ndarray, steps: int) -> str:
+def log_exported_model(model: nn.Module, example: np.ndarray, steps: int, extra_files: Sequence[Path] = ()) -> str:
     """Log ``model`` (CPU, eval mode) to the active run as model "model"; ``example`` (two or more inputs, batch first)
     is its input example, from which MLflow infers the signature; ``steps`` is the number of memory chunks the backbone
-    reads for one input (``memory_steps``). Returns the format used: "pt2" (a ``torch.export`` program with
-    any batch size, which loads without titans-ts) up to ``EXPORT_MAX_STEPS`` steps, else "pickle" (the module, with
-    the code of the packages its layers come from shipped beside it: ``mlflow.pytorch.load_model`` loads it)."""
+    reads for one input (``memory_steps``); ``extra_files`` go into the model's ``extra_files/`` folder. Returns the
+    format used: "pt2" (a ``torch.export`` program with any batch size, which loads without titans-ts) up to
+    ``EXPORT_MAX_STEPS`` steps, else "pickle" (the module, with the code of the packages its layers come from shipped
+    beside it: ``mlflow.pytorch.load_model`` loads it)."""
     import mlflow.pytorch
 
     model = model.cpu().eval()
     requirements = [f"torch=={torch.__version__.split('+')[0]}"]
     if steps <= EXPORT_MAX_STEPS:
         mlflow.pytorch.log_model(
-            model, name="model", input_example=example, serialization_format="pt2", pip_requirements=requirements
+            model,
+            name="model",
+            input_example=example,
+            serialization_format="pt2",
+            pip_requirements=requirements,
+            extra_files=[str(f) for f in extra_files] or None,
         )
         return "pt2"
     packages = {type(layer).__module__.split(".")[0] for layer in model.modules()} - {"torch"}
@@ -120,6 +126,7 @@ def log_exported_model(model: nn.Module, example: np.ndarray, steps: int) -> str
         serialization_format="pickle",
         code_paths=code,
         pip_requirements=requirements,
+        extra_files=[str(f) for f in extra_files] or None,
     )
     return "pickle"
 
