@@ -12,6 +12,7 @@ another one, so that no series is read by a model it was not started with.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,8 @@ SERIES = Table(
 )
 MODEL = Table("titans_serve_model", _META, Column("fingerprint", String(64), primary_key=True))
 MAX_ID = 200
+DECODED = 1024
+"""How many series a store keeps read (``LiveSeries``) beside their stored bytes."""
 
 
 class UnknownSeries(LookupError):
@@ -68,6 +71,10 @@ class SeriesStore:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self._model_turn = threading.Lock()  # the model reads one call at a time; database work overlaps
+        # The series last read or written, with their stored bytes: a series whose stored bytes are unchanged (no
+        # other replica wrote it) is not read again. Never changed in place: ``observe`` works on a copy.
+        self._decoded: OrderedDict[str, tuple[bytes, LiveSeries]] = OrderedDict()
+        self._decoded_lock = threading.Lock()
         _META.create_all(self.engine)
         fingerprint = live.fingerprint()
         with self.engine.begin() as conn:
@@ -90,12 +97,16 @@ class SeriesStore:
                 f"{source}: {len(dates)} rows in one observation; the service takes at most {self.max_rows} "
                 f"(--max-rows): post them in parts, in order"
             )
-        with self._lock(series_id), self.engine.begin() as conn:
-            series = self._read(conn, series_id, for_update=True) or self.live.new_series(series_id)
-            blocks = series.blocks
-            with self._model_turn:
-                series.observe(self.live, dates, values, source)
-            self._write(conn, series_id, series)
+        with self._lock(series_id):
+            with self.engine.begin() as conn:
+                stored = self._read(conn, series_id, for_update=True)
+                series = stored.copy() if stored else self.live.new_series(series_id)
+                blocks = series.blocks
+                with self._model_turn:
+                    series.observe(self.live, dates, values, source)
+                state = series.to_bytes()
+                conn.execute(_insert(self.engine.dialect.name, {"id": series_id, "state": state, "rows": series.rows}))
+            self._remember(series_id, state, series)  # once committed
         read = series.blocks - blocks
         return {
             "series": series_id,
@@ -175,11 +186,23 @@ class SeriesStore:
             conn.execute(_insert(self.engine.dialect.name, {"id": series_id, "state": None, "rows": 0}, update=False))
         query = select(SERIES.c.state).where(SERIES.c.id == series_id)
         state = conn.execute(query.with_for_update() if for_update else query).scalar()
-        return None if state is None else LiveSeries.from_bytes(self.live.model, state)
+        if state is None:
+            return None
+        with self._decoded_lock:
+            known = self._decoded.get(series_id)
+        if known is not None and known[0] == state:  # the very bytes read before: no need to read them again
+            return known[1]
+        series = LiveSeries.from_bytes(self.live.model, state)
+        self._remember(series_id, state, series)
+        return series
 
-    def _write(self, conn: Connection, series_id: str, series: LiveSeries) -> None:
-        row = {"id": series_id, "state": series.to_bytes(), "rows": series.rows}
-        conn.execute(_insert(self.engine.dialect.name, row, update=True))
+    def _remember(self, series_id: str, state: bytes, series: LiveSeries) -> None:
+        """Keep ``series`` as the reading of ``state`` (the last ``DECODED`` series read or written)."""
+        with self._decoded_lock:
+            self._decoded[series_id] = (bytes(state), series)
+            self._decoded.move_to_end(series_id)
+            while len(self._decoded) > DECODED:
+                self._decoded.popitem(last=False)
 
     def _columns(self, values: np.ndarray) -> dict[str, list[float]]:
         return {name: values[:, j].tolist() for j, name in enumerate(self.live.outputs)}
@@ -192,7 +215,7 @@ class SeriesStore:
             yield
 
 
-def _insert(dialect: str, row: dict[str, Any], update: bool) -> Any:
+def _insert(dialect: str, row: dict[str, Any], update: bool = True) -> Any:
     """An INSERT of ``row`` into ``titans_series`` that updates (``update``) or keeps an existing row of its id."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert

@@ -14,10 +14,11 @@ not hold starts at its first observed row; it is standardised with ``moments``, 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,11 @@ class LiveSeries:
         self.moments, self.last = moments, dates[-1]
         self.rows += len(dates)
         self.blocks += len(read)
+
+    def copy(self) -> LiveSeries:
+        """A copy to observe without changing this one (``observe`` and the stream replace their rows, memories and
+        surprises, never change them in place, so they are shared until then)."""
+        return replace(self, stream=copy.copy(self.stream), surprises=list(self.surprises))
 
     def _misfit(self, dates: np.ndarray, expected: np.ndarray, row: int, freq: str) -> str:
         """Why ``dates[row]`` is not ``expected[row]``: a repeat, a step back, a gap, or off the grid."""
@@ -166,7 +172,7 @@ class LiveModel:
     def new_series(self, series_id: str) -> LiveSeries:
         """The series ``series_id`` as the model starts it: the one the file holds, else an empty one."""
         if series_id in self.series:
-            return LiveSeries.from_bytes(self.model, self.series[series_id].to_bytes())  # a copy
+            return self.series[series_id].copy()
         return LiveSeries(moments=self.moments, stream=MemoryStream(self.model))
 
     def fingerprint(self) -> str:
