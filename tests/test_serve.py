@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
+from pipelines.series_store import SeriesStore
 from tests.serving import HORIZON, LOOKBACK, observation, server, tiny_live_model
 from titans_ts.forecasting.estimator import Forecaster
 from titans_ts.forecasting.live import LiveModel, scaled
@@ -307,3 +308,18 @@ def test_the_live_model_file_round_trips(model_file: Path, tmp_path: Path) -> No
     np.testing.assert_array_equal(first[0], second[0])
     assert json.dumps(again.new_series("z").surprises) == json.dumps(series.surprises)
     assert torch.equal(again.new_series("z").stream.rows, series.stream.rows)
+
+
+def test_a_store_reads_a_series_again_when_another_replica_wrote_it(model_file: Path, tmp_path: Path) -> None:
+    """Two stores on one database (two replicas): each keeps the series it read, and must notice the other's writes."""
+    live, url = LiveModel.load(model_file), f"sqlite:///{tmp_path / 'state.db'}"
+    first, second = SeriesStore(live, url), SeriesStore(LiveModel.load(model_file), url)
+    first.observe("r", observation(0, 20))
+    assert second.forecast("r") == first.forecast("r")
+    second.observe("r", observation(20, 20))  # the first store's copy is now stale
+    assert first.describe("r")["rows"] == 40
+    assert first.forecast("r") == second.forecast("r")
+    first.observe("r", observation(40, 8))  # continues after the second store's rows, not its own
+    assert second.describe("r")["last_timestamp"] == observation(40, 8)["timestamps"][-1]
+    for store in (first, second):
+        store.close()
