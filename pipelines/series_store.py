@@ -58,9 +58,9 @@ def database_url(state_db: str) -> str:
 
 
 class SeriesStore:
-    """The series of ``live`` in the database at ``url``: ``observe``, ``forecast``, ``describe``, ``series_ids``,
-    ``check`` (readiness). Results are JSON-ready dictionaries; bad input raises ``DataError``, an unknown series
-    ``UnknownSeries``."""
+    """The series of ``live`` (``fingerprint``: ``live.fingerprint()``) in the database at ``url``: ``observe``,
+    ``forecast``, ``describe``, ``series_ids``, ``check`` (readiness). Results are JSON-ready dictionaries; bad input
+    raises ``DataError``, an unknown series ``UnknownSeries``."""
 
     def __init__(self, live: LiveModel, url: str, max_rows: int = 10_000) -> None:
         self.live, self.max_rows = live, max_rows
@@ -76,15 +76,15 @@ class SeriesStore:
         self._decoded: OrderedDict[str, tuple[bytes, LiveSeries]] = OrderedDict()
         self._decoded_lock = threading.Lock()
         _META.create_all(self.engine)
-        fingerprint = live.fingerprint()
+        self.fingerprint = live.fingerprint()
         with self.engine.begin() as conn:
             stored = conn.execute(select(MODEL.c.fingerprint)).scalars().all()
             if not stored:
-                conn.execute(MODEL.insert().values(fingerprint=fingerprint))
-            elif stored != [fingerprint]:
+                conn.execute(MODEL.insert().values(fingerprint=self.fingerprint))
+            elif stored != [self.fingerprint]:
                 raise DataError(
                     f"{self.location}: holds the series of another model "
-                    f"(fingerprint {stored[0]}, this model's {fingerprint}); use another --state-db"
+                    f"(fingerprint {stored[0]}, this model's {self.fingerprint}); use another --state-db"
                 )
 
     def observe(self, series_id: str, payload: Any) -> dict[str, Any]:

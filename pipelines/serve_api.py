@@ -14,7 +14,6 @@ Every error is ``{"error": "<one line>"}``: 400 unreadable body, 401 missing or 
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any, Literal
 
@@ -43,7 +42,7 @@ class ApiError(Exception):
 def create_app(store: SeriesStore, token: str | None = None, max_body: int = 4 << 20) -> FastAPI:
     """The API over ``store``; writes need ``Authorization: Bearer <token>`` when ``token`` is set; request bodies
     are refused above ``max_body`` bytes."""
-    from pipelines.serve_mcp import mcp_app
+    from pipelines.serve_mcp import bearer_matches, mcp_app
 
     live, config = store.live, store.live.model.config
     mcp = mcp_app(store, token)
@@ -74,10 +73,7 @@ def create_app(store: SeriesStore, token: str | None = None, max_body: int = 4 <
         return JSONResponse({"error": f"{where}: {first.get('msg')}"}, status_code=422)
 
     def writer(request: Request) -> None:
-        if token is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        if token is not None and not bearer_matches(request.headers.get("authorization", "").encode(), token):
             raise ApiError(
                 401, "this service needs 'Authorization: Bearer <token>' on writes; the token was wrong or missing"
             )
@@ -92,7 +88,7 @@ def create_app(store: SeriesStore, token: str | None = None, max_body: int = 4 <
             store.check()
         except Exception as err:  # any database failure means not ready
             return JSONResponse({"status": "not ready", "error": str(err).splitlines()[0]}, status_code=503)
-        return JSONResponse({"status": "ready", "model": live.fingerprint()})
+        return JSONResponse({"status": "ready", "model": store.fingerprint})
 
     @app.get("/v1/model", summary="What the model reads and forecasts")
     def model() -> dict[str, Any]:
@@ -103,7 +99,7 @@ def create_app(store: SeriesStore, token: str | None = None, max_body: int = 4 <
             "lookback": config.lookback,
             "horizon": config.horizon,
             "variant": config.backbone.variant,
-            "fingerprint": live.fingerprint(),
+            "fingerprint": store.fingerprint,
         }
 
     @app.get("/v1/series", summary="The series with observations")

@@ -82,15 +82,21 @@ def mcp_server(store: SeriesStore) -> MCPServer:
     return server
 
 
+def bearer_matches(authorization: bytes, token: str) -> bool:
+    """Whether an ``Authorization`` header value is ``Bearer <token>`` (compared in constant time): the check of every
+    guarded request, HTTP writes and MCP alike."""
+    return hmac.compare_digest(authorization, f"Bearer {token}".encode())
+
+
 class BearerToken:
     """ASGI wrapper answering 401 ``{"error": ...}`` to an HTTP request without ``Authorization: Bearer <token>``."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app, self.expected = app, f"Bearer {token}".encode()
+        self.app, self.token = app, token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers", ())).get(b"authorization", b"")
-        if scope["type"] == "http" and not hmac.compare_digest(given, self.expected):
+        if scope["type"] == "http" and not bearer_matches(given, self.token):
             message = "this service needs 'Authorization: Bearer <token>' on /mcp; the token was wrong or missing"
             response = JSONResponse({"error": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
             return await response(scope, receive, send)

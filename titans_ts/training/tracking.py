@@ -108,27 +108,20 @@ def log_exported_model(model: nn.Module, example: np.ndarray, steps: int, extra_
     model = model.cpu().eval()
     requirements = [f"torch=={torch.__version__.split('+')[0]}"]
     if steps <= EXPORT_MAX_STEPS:
-        mlflow.pytorch.log_model(
-            model,
-            name="model",
-            input_example=example,
-            serialization_format="pt2",
-            pip_requirements=requirements,
-            extra_files=[str(f) for f in extra_files] or None,
-        )
-        return "pt2"
-    packages = {type(layer).__module__.split(".")[0] for layer in model.modules()} - {"torch"}
-    code = [str(Path(importlib.import_module(name).__file__).parent) for name in sorted(packages)]
+        form: dict[str, Any] = {"serialization_format": "pt2"}
+    else:
+        packages = {type(layer).__module__.split(".")[0] for layer in model.modules()} - {"torch"}
+        code = [str(Path(importlib.import_module(name).__file__).parent) for name in sorted(packages)]
+        form = {"serialization_format": "pickle", "code_paths": code}
     mlflow.pytorch.log_model(
         model,
         name="model",
         input_example=example,
-        serialization_format="pickle",
-        code_paths=code,
         pip_requirements=requirements,
         extra_files=[str(f) for f in extra_files] or None,
+        **form,
     )
-    return "pickle"
+    return form["serialization_format"]
 
 
 class EpochMetrics(L.Callback):
